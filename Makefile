@@ -1,0 +1,29 @@
+# One entry point. `make book` sets up .venv (once) and builds the book; `make test` sets up and runs the tests.
+PROFILE ?= smoke
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: book test lab env clean
+
+book: $(STAMP)
+	$(BIN)/python -m drnlib.book --profile $(PROFILE)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=book
+
+env: $(STAMP)
+
+# Re-run pip only when the pins change; an existing .venv is reused.
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-build-isolation --no-deps -e .
+	touch $@
+
+clean:
+	rm -rf _build .cache/book

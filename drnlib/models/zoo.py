@@ -1,0 +1,118 @@
+"""The model zoo: names -> spec tables -> `Net`. `build_model` and `list_models` are the public entry points."""
+
+from __future__ import annotations
+
+import difflib
+
+from ..errors import ParameterError, UnknownModelError
+from .network import SEGMENT_HEADS, TASKS, Net
+from .specs import (DRN_TABLE, RESNET_DEPTHS, STEMS, WOD_ALIASES, WOD_NAMED, NetSpec, dilate, drn_a_spec, drn_spec,
+                    is_wod_name, resnet_cifar_spec, resnet_spec, wod_segmentation_spec, wod_spec)
+
+DRN_A_DEPTHS = (18, 34, 50)  # the DRN paper's DRN-A nets (any ResNet depth works: drn_a_101, drn_a_152)
+CIFAR_DEPTHS = (20, 56, 110)
+
+
+def _spec_for(name: str, official_dilation: bool) -> NetSpec:
+    if is_wod_name(name):
+        return wod_spec(name)
+    if name in WOD_ALIASES:
+        return wod_spec(WOD_ALIASES[name])
+    if name == "model_a1":  # Model A with its top three pools replaced by stride-2 convs (WoD Section 5)
+        return wod_spec(WOD_ALIASES["model_a"], strided_top=True)
+    if name in DRN_TABLE:
+        return drn_spec(name)
+    family, _, depth = name.rpartition("_")
+    if depth.isdigit():
+        if family == "drn_a" and int(depth) in RESNET_DEPTHS:
+            return drn_a_spec(int(depth), "official" if official_dilation else "paper")
+        if family == "resnet_cifar":
+            return resnet_cifar_spec(int(depth))
+    if name.startswith("resnet") and name[6:].isdigit() and int(name[6:]) in RESNET_DEPTHS:
+        return resnet_spec(int(name[6:]))
+    raise UnknownModelError(_unknown_message(name))
+
+
+def list_models() -> list[str]:
+    """Every named network of both papers (WoD nets also build from any name string like '112-1-1-1-1-1-1-1')."""
+    return ([f"resnet{d}" for d in RESNET_DEPTHS] + [f"drn_a_{d}" for d in DRN_A_DEPTHS] + list(DRN_TABLE)
+            + list(WOD_ALIASES) + ["model_a1"] + list(WOD_ALIASES.values()) + list(WOD_NAMED)
+            + [f"resnet_cifar_{d}" for d in CIFAR_DEPTHS])
+
+
+def _unknown_message(name: str) -> str:
+    close = difflib.get_close_matches(name, list_models(), n=5, cutoff=0.5)
+    hint = f"; closest: {', '.join(close)}" if close else f"; known: {', '.join(list_models())}"
+    return f"unknown architecture {name!r}{hint}"
+
+
+def normalize_name(name: str) -> str:
+    """'DRN-C-26' and 'drn_c_26' are the same net; WoD name strings keep their dashes."""
+    name = name.strip()
+    return name if is_wod_name(name) else name.lower().replace("-", "_")
+
+
+def build_model(name: str, num_classes: int = 1000, task: str = "classify", *, head: str | None = None,
+                output_stride: int | None = None, official_dilation: bool = False, drop_unused: bool = False,
+                dropout: bool = True) -> Net:
+    """Build a network of either paper by name.
+
+    Args:
+        name: see `list_models()`; WoD nets also by name string ("224-0-3-3-6-3-1-1") or alias ("model_a").
+        num_classes: classifier outputs (classify/dense) or segmentation classes.
+        task: "classify" | "dense" | "segment" (see `network`).
+        head: segmentation head, "linear" (DRN default: 1x1 conv), "1conv" or "2conv" (WoD; default "1conv").
+        output_stride: dilate the top levels so the final map is 1/output_stride of the input (8 turns ResNet-x
+            into DRN-A-x; WoD segmentation nets default to 8, as in the paper).
+        official_dilation: DRN-A only: fyu/drn's DRN_A leaves the first block of layer3 and layer4 undilated,
+            where the paper (and torchvision) dilate layer4's entry conv by 2. Use it to reproduce fyu/drn outputs.
+        drop_unused: DRN-C-58 only: leave out layer7's projection, which fyu/drn builds but never uses (its
+            1,049,600 weights get no gradient, which DistributedDataParallel refuses).
+        dropout: WoD segmentation: dropout 0.3 in B6 and 0.5 in B7 (paper); False turns it off.
+    """
+    if task not in TASKS:
+        raise ParameterError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise ParameterError(f"num_classes must be a positive integer, not {num_classes!r}")
+    key = normalize_name(name)
+    spec = _spec_for(key, official_dilation)
+    is_wod = spec.family == "wod"
+    if head is None:
+        head = "1conv" if is_wod else "linear"
+    if head not in SEGMENT_HEADS:
+        raise ParameterError(f"unknown segmentation head {head!r}; choose from {', '.join(SEGMENT_HEADS)}")
+    if official_dilation and spec.family != "drn_a":
+        raise ParameterError("official_dilation applies to DRN-A nets only")
+    if is_wod and task == "segment":
+        spec = wod_segmentation_spec(spec, dropout=dropout)
+    if output_stride is not None:
+        if output_stride not in (8, 16, 32) or output_stride > _native_stride(spec):
+            raise ParameterError(f"{key}: output_stride must be 8, 16 or 32 and at most the net's own "
+                                 f"({_native_stride(spec)}), not {output_stride}")
+        spec = dilate(spec, output_stride)
+    if drop_unused and key != "drn_c_58":
+        raise ParameterError("drop_unused applies to drn_c_58 only")
+    model = Net(spec, num_classes, task, head)
+    if drop_unused:
+        model.layer7[0].downsample = None  # computed-but-unused in fyu/drn; see docstring
+    model.name = key
+    model.build_config = {"name": key, "num_classes": num_classes, "task": task, "head": head,
+                          "output_stride": output_stride, "official_dilation": official_dilation,
+                          "drop_unused": drop_unused, "dropout": dropout}
+    return model
+
+
+def _native_stride(spec: NetSpec) -> int:
+    stride = STEMS[spec.stem][1]
+    for level in spec.levels:
+        if level.blocks:
+            stride *= level.stride
+    return stride
+
+
+def model_from_config(config: dict) -> Net:
+    """Rebuild a model from its `build_config` (as stored in checkpoints)."""
+    config = dict(config)
+    return build_model(config.pop("name"), config.pop("num_classes"), config.pop("task"), **config)
+
+
