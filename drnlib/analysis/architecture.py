@@ -62,12 +62,15 @@ def trace_layers(arch: str | nn.Module, input_size: int = 224, **build_options) 
 
     handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules()
                if isinstance(m, (nn.Conv2d, nn.MaxPool2d, DilatedMaxPool))]
+    was_training = model.training
+    model.eval()  # a trace must not move BatchNorm statistics
     try:
         with torch.no_grad():
             model.forward_features(torch.zeros(1, 3, input_size, input_size, device=device))
     finally:
         for h in handles:
             h.remove()
+        model.train(was_training)
     _fill_receptive_fields(records)
     _fill_levels(records, input_size)
     return records

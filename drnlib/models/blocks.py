@@ -22,13 +22,18 @@ def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
 class Residual(nn.Module):
     """Base of every residual block: adds the branch to the shortcut.
 
-    `gradient_path` is an analysis switch (WoD Appendix A.2, after Veit et al.): "branch" or "shortcut" lets the
-    backward pass through one path only while the forward values stay the same.
+    Two analysis switches (both off by default):
+    - `gradient_path` (WoD Appendix A.2, after Veit et al.): "branch" or "shortcut" lets the backward pass through
+      one path only while the forward values stay the same.
+    - `lesioned` (Veit et al.'s lesion study, the unravelled view): drop the branch, keep only the shortcut.
     """
 
     gradient_path: str | None = None
+    lesioned: bool = False
 
     def merge(self, branch: Tensor, shortcut: Tensor) -> Tensor:
+        if self.lesioned:
+            return shortcut
         if self.gradient_path == "branch":
             shortcut = shortcut.detach()
         elif self.gradient_path == "shortcut":
