@@ -4,6 +4,9 @@
 class DrnError(ValueError):
     """Base class: the message is shown to the user as-is, on one line."""
 
+    def _render_traceback_(self):  # Jupyter/papermill show this instead of a traceback
+        return [f"{type(self).__name__}: {self}"]
+
 
 class UnknownModelError(DrnError):
     """An architecture name that is not in the zoo."""

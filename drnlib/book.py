@@ -1,0 +1,419 @@
+"""Run the book's notebooks with papermill, then render the Jupyter Book from the executed copies.
+
+    python -m drnlib.book                      # profile smoke: every notebook of _toc.yml, then the HTML
+    python -m drnlib.book --profile mini       # parameters from params/mini/NAME.yaml
+    python -m drnlib.book --only fig4 zoo      # run these notebooks, re-render the book
+    python -m drnlib.book --no-execute         # re-render from the notebooks executed last time
+
+Steps: check that every book/NAME.py and book/NAME.ipynb pair is in sync, read params/<profile>/NAME.yaml and
+refuse names the notebook's `parameters` cell does not have (papermill alone only warns), run each notebook with
+papermill into _build/executed/<profile>/NAME.ipynb, stage _config.yml, _toc.yml, the Markdown pages and the
+executed notebooks in _build/stage/ with execution switched off, and build _build/html/ with warnings as errors.
+
+Notebooks call the `check*` helpers at the end of this module to stop on a bad parameter with one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from drnlib.errors import DrnError, ParameterError
+from drnlib.results import PROFILES, ROOT_ENV, check_profile, repo_root
+
+BOOK_DIR = "book"
+PAGE_SUFFIXES = (".ipynb", ".md")
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str  # file stem, e.g. "fig4"; also the name of its params and results files
+    source: Path  # book/fig4.ipynb or book/intro.md
+    toc_entry: str  # "book/fig4"
+
+    @property
+    def is_notebook(self) -> bool:
+        return self.source.suffix == ".ipynb"
+
+
+class NotebookFailed(DrnError):
+    """A notebook raised an error while running; the message names it and where its traceback is."""
+
+
+class RenderFailed(DrnError):
+    """Jupyter Book reported warnings or errors (the build treats warnings as errors)."""
+
+
+# The table of contents.
+
+
+def _toc_files(node) -> list[str]:
+    """Every `file:` entry of a _toc.yml structure, in reading order (root first)."""
+    if isinstance(node, dict):
+        found = [node["root"]] if "root" in node else []
+        if "file" in node:
+            found.append(node["file"])
+        for key in ("parts", "chapters", "sections"):
+            for child in node.get(key) or []:
+                found += _toc_files(child)
+        return found
+    return []
+
+
+def toc_pages(root: Path) -> list[Page]:
+    """The pages of _toc.yml that exist as .ipynb or .md files, in order (each once)."""
+    toc_path = root / "_toc.yml"
+    if not toc_path.is_file():
+        raise ParameterError(f"no _toc.yml in {root}: run from the repository (or pass --root)")
+    try:
+        toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ParameterError(f"malformed {toc_path}: {str(err).splitlines()[0]}") from None
+    pages, names = [], {}
+    for entry in dict.fromkeys(_toc_files(toc)):
+        candidates = [root / f"{entry}{suffix}" for suffix in PAGE_SUFFIXES if (root / f"{entry}{suffix}").is_file()]
+        if not candidates:
+            raise ParameterError(f"_toc.yml names {entry!r}, but neither {entry}.ipynb nor {entry}.md exists")
+        if len(candidates) > 1:
+            raise ParameterError(f"_toc.yml entry {entry!r} is ambiguous: both .ipynb and .md exist")
+        page = Page(name=Path(entry).name, source=candidates[0], toc_entry=entry)
+        if page.name in names:
+            raise ParameterError(f"two pages are called {page.name!r}: {names[page.name]} and {entry}")
+        names[page.name] = entry
+        pages.append(page)
+    return pages
+
+
+# Notebook pairs (book/NAME.py <-> book/NAME.ipynb through jupytext).
+
+def _cells(notebook) -> list[tuple]:
+    """What a pair must agree on: cell types, sources and tags (the .py keeps no other cell metadata, so the
+    .ipynb's ids, execution times or collapsed states are noise)."""
+    return [(c.cell_type, c.source.strip(), sorted(c.metadata.get("tags", []))) for c in notebook.cells]
+
+
+def pair_problems(py_path: Path) -> list[str]:
+    """Why book/NAME.py and book/NAME.ipynb disagree (empty when in sync): cells, kernelspec, outputs."""
+    import jupytext
+    import nbformat
+
+    ipynb_path = py_path.with_suffix(".ipynb")
+    fix = f"run `jupytext --sync {py_path}`"
+    if not ipynb_path.is_file():
+        return [f"{ipynb_path} is missing: {fix}"]
+    text = jupytext.read(py_path)
+    stored = nbformat.read(ipynb_path, as_version=4)
+    problems = []
+    if _cells(text) != _cells(stored):
+        ours, theirs = _cells(text), _cells(stored)
+        first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+        problems.append(f"{py_path.name} and {ipynb_path.name} differ from cell {first} on ({len(ours)} vs {len(theirs)} cells): {fix}")
+    for label, nb in ((py_path.name, text), (ipynb_path.name, stored)):
+        if nb.metadata.get("kernelspec", {}).get("name") != "python3":
+            problems.append(f"{label} has no python3 kernelspec: run `jupytext --set-kernel python3 {py_path}`")
+    if any(c.get("outputs") or c.get("execution_count") for c in stored.cells if c.cell_type == "code"):
+        problems.append(f"{ipynb_path.name} is committed with outputs: clear them (`jupytext --sync` keeps them out)")
+    return problems
+
+
+# Parameters.
+
+
+def read_params(root: Path, profile: str, page: Page) -> dict:
+    path = root / "params" / profile / f"{page.name}.yaml"
+    if not path.is_file():
+        raise ParameterError(f"{page.name}: missing {path.relative_to(root)} (every notebook needs one per profile)")
+    try:
+        params = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ParameterError(f"malformed {path.relative_to(root)}: {str(err).splitlines()[0]}") from None
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise ParameterError(f"{path.relative_to(root)} must map parameter names to values, got {type(params).__name__}")
+    return params
+
+
+_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "list": (list,), "dict": (dict,)}
+
+
+def notebook_parameters(notebook: Path) -> dict:
+    """The parameters of a notebook as papermill reads them, after checking that its one `parameters` cell
+    holds typed assignments only (`name: type = default  # help`) and that papermill reads every one of them."""
+    import nbformat
+    import papermill
+
+    cells = [c for c in nbformat.read(notebook, as_version=4).cells if "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ParameterError(f"{notebook} must have exactly one cell tagged 'parameters', it has {len(cells)}")
+    try:
+        statements = ast.parse(cells[0].source).body
+    except SyntaxError as err:
+        raise ParameterError(f"{notebook}: the parameters cell is not valid Python: {err.msg} (line {err.lineno})") from None
+    untyped = [ast.unparse(s).split("\n")[0] for s in statements
+               if not (isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) and s.value is not None)]
+    if untyped:
+        raise ParameterError(f"{notebook}: the parameters cell must hold typed defaults only "
+                             f"(`name: type = value  # help`), not {untyped[0]!r}")
+    known = papermill.inspect_notebook(str(notebook))
+    unread = [s.target.id for s in statements if s.target.id not in known]
+    if unread:
+        raise ParameterError(f"{notebook}: papermill cannot read the parameter line of {', '.join(unread)} "
+                             "(one assignment per line, and no '=' in its comment)")
+    return known
+
+
+def check_notebook_params(notebook: Path, params: dict, origin: str) -> dict:
+    """Refuse names the notebook's parameters cell lacks and values of the wrong type (papermill only warns)."""
+    known = notebook_parameters(notebook)
+    for name, value in params.items():
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ParameterError(
+                f"{origin}: {notebook.stem} has no parameter {name!r}; {hint}it has {', '.join(known)}"
+            )
+        expected = known[name].get("inferred_type_name")
+        types = _TYPES.get(expected)
+        wrong_bool = isinstance(value, bool) and expected in ("int", "float")
+        if types and (not isinstance(value, types) or wrong_bool):
+            raise ParameterError(f"{origin}: {notebook.stem} parameter {name!r} must be {expected}, got {value!r}")
+    return known
+
+
+def page_params(root: Path, profile: str, page: Page) -> dict:
+    """params/<profile>/NAME.yaml, checked against the notebook, with `profile` filled in when it has one."""
+    params = read_params(root, profile, page)
+    origin = f"params/{profile}/{page.name}.yaml"
+    known = check_notebook_params(page.source, params, origin)
+    if "profile" in known:
+        if params.setdefault("profile", profile) != profile:
+            raise ParameterError(f"{origin} sets profile {params['profile']!r}, but the book is built at {profile!r}")
+    return params
+
+
+# Executing and rendering.
+
+
+def executed_path(root: Path, profile: str, page: Page) -> Path:
+    return root / "_build" / "executed" / profile / f"{page.name}.ipynb"
+
+
+def execute_page(root: Path, profile: str, page: Page, params: dict) -> Path:
+    """Run one notebook with papermill (working directory book/, like JupyterLab); raise NotebookFailed."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    output = executed_path(root, profile, page)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    where = f"executed notebook with the traceback: {_shown(output, root)}"
+    try:
+        papermill.execute_notebook(
+            str(page.source), str(output), parameters=params, progress_bar=False, cwd=str(page.source.parent),
+            kernel_name="python3", extra_arguments=["--IPKernelApp.log_level=CRITICAL"],  # kernel chatter off
+        )
+    except PapermillExecutionError as err:
+        evalue = " ".join(str(err.evalue).split())
+        raise NotebookFailed(f"{page.name} failed in cell {err.exec_count}: {err.ename}: {evalue} ({where})") from None
+    except Exception as err:  # a dead kernel, a timeout, an unreadable notebook
+        message = " ".join(str(err).split()) or type(err).__name__
+        raise NotebookFailed(f"{page.name} failed: {type(err).__name__}: {message} ({where})") from None
+    return output
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def stage(root: Path, profile: str, pages: list[Page]) -> tuple[Path, list[str]]:
+    """Copy config, toc, Markdown pages and executed notebooks into _build/stage/; return it and the names of
+    notebooks rendered from their unexecuted source (never run at this profile)."""
+    staged = root / "_build" / "stage"
+    if staged.exists():
+        shutil.rmtree(staged)
+    ignore = shutil.ignore_patterns("*.py", "*.ipynb", "jupytext.toml", ".ipynb_checkpoints", "__pycache__")
+    shutil.copytree(root / BOOK_DIR, staged / BOOK_DIR, ignore=ignore)
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
+    config.setdefault("execute", {})["execute_notebooks"] = "off"  # executed already, by papermill
+    (staged / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    shutil.copy2(root / "_toc.yml", staged / "_toc.yml")
+    for extra in root.glob("*.bib"):
+        shutil.copy2(extra, staged / extra.name)
+    unexecuted = []
+    for page in pages:
+        if not page.is_notebook:
+            continue
+        target = staged / page.source.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        executed = executed_path(root, profile, page)
+        if executed.is_file():
+            shutil.copy2(executed, target)
+        else:
+            shutil.copy2(page.source, target)
+            unexecuted.append(page.name)
+    return staged, unexecuted
+
+
+def jupyter_book_command(staged: Path, root: Path) -> list[str]:
+    """Render HTML into <root>/_build/html, warnings as errors, nitpicky, reporting every warning."""
+    return [
+        sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
+        "build", str(staged), "--path-output", str(root), "--builder", "html", "-W", "-n", "--keep-going",
+    ]
+
+
+def render(root: Path, staged: Path) -> Path:
+    done = subprocess.run(jupyter_book_command(staged, root), capture_output=True, text=True,
+                          env={**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+    index = root / "_build" / "html" / "index.html"
+    if done.returncode != 0 or not index.is_file():
+        log = (done.stdout + done.stderr).splitlines()
+        problems = [line for line in log if "WARNING" in line or "ERROR" in line or "Error" in line] or log[-15:]
+        raise RenderFailed("rendering the HTML failed:\n  " + "\n  ".join(problems[:20]))
+    return index
+
+
+def build(root: Path, profile: str = "smoke", only: list[str] | None = None, execute: bool = True,
+          log=print) -> Path:
+    """Run the notebooks (all, or `only`) at `profile` and render the book; return _build/html/index.html."""
+    check_profile(profile)
+    root = root.resolve()
+    pages = toc_pages(root)
+    notebooks = [p for p in pages if p.is_notebook]
+    if only:
+        by_name = {p.name: p for p in notebooks}
+        for name in only:
+            if name not in by_name:
+                raise ParameterError(f"--only {name}: no such notebook in _toc.yml" + _suggest(name, by_name))
+        notebooks = [by_name[name] for name in dict.fromkeys(only)]
+    to_run = notebooks if execute else []
+    problems = [problem for page in to_run for problem in pair_problems(page.source.with_suffix(".py"))]
+    if problems:
+        raise ParameterError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+    params = {page.name: page_params(root, profile, page) for page in to_run}  # every check before any run
+
+    os.environ[ROOT_ENV] = str(root)  # the kernels write results/<profile>/ into this book
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # ipykernel's debugger warning on stderr
+    if profile == "smoke" and execute and not only:
+        for stale in (root / "results" / "smoke").glob("*.json"):  # smoke results are rebuilt every time
+            stale.unlink()
+    log(f"drnlib.book: profile {profile}, {len(to_run)} notebook(s) to run, book in {root}")
+    failures = []
+    for number, page in enumerate(to_run, 1):
+        log(f"[{number}/{len(to_run)}] {page.name} ...", end=" ", flush=True)
+        start = time.perf_counter()
+        try:
+            execute_page(root, profile, page, params[page.name])
+            log(f"ok ({time.perf_counter() - start:.1f} s)", flush=True)
+        except NotebookFailed as err:
+            log(f"FAILED ({time.perf_counter() - start:.1f} s)", flush=True)
+            failures.append(str(err))
+    if failures:
+        raise NotebookFailed("; ".join(failures))
+
+    start = time.perf_counter()
+    staged, unexecuted = stage(root, profile, pages)
+    if unexecuted:
+        log(f"note: never executed at profile {profile}, rendered without outputs: {', '.join(unexecuted)}")
+    log("rendering HTML (execution off) ...", end=" ", flush=True)
+    try:
+        index = render(root, staged)
+    except RenderFailed:
+        log("FAILED", flush=True)
+        raise
+    log(f"ok ({time.perf_counter() - start:.1f} s) -> {_shown(index, root)}", flush=True)
+    return index
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=3)
+    return f"; did you mean {', '.join(close)}?" if close else f"; notebooks: {', '.join(choices) or 'none'}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m drnlib.book", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="smoke", choices=PROFILES, help="which params/<profile>/ to run with")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (then render all)")
+    parser.add_argument("--no-execute", action="store_true", help="render from the last executed notebooks")
+    parser.add_argument("--root", type=Path, default=None, help="the book's root folder (default: this repository)")
+    args = parser.parse_args(argv)
+    try:
+        build(args.root or repo_root(), args.profile, args.only, execute=not args.no_execute)
+    except (NotebookFailed, RenderFailed) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except DrnError as err:  # bad usage: unknown profile, page or parameter, missing params file
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+# Helpers for a notebook's first cell after `parameters`: stop on a bad value with one line (ParameterError).
+
+
+def check(condition: bool, message: str) -> None:
+    """Raise ParameterError(message) unless condition holds."""
+    if not condition:
+        raise ParameterError(message)
+
+
+def check_choice(name: str, value, choices) -> None:
+    """`value` must be one of `choices` (a close match is suggested)."""
+    choices = list(choices)
+    if value not in choices:
+        close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else f"choose from {', '.join(map(str, choices))}"
+        raise ParameterError(f"unknown {name} {value!r}; {hint}")
+
+
+def check_int(name: str, value, low: int | None = None, high: int | None = None) -> None:
+    """`value` must be an integer (not a bool) within [low, high]."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ParameterError(f"{name} must be an integer, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if low is not None and high is not None else (
+            f">= {low}" if low is not None else f"<= {high}")
+        raise ParameterError(f"{name} must be {bounds}, got {value}")
+
+
+def check_number(name: str, value, low: float | None = None, high: float | None = None) -> None:
+    """`value` must be a real number within [low, high]."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+        raise ParameterError(f"{name} must be a number, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ParameterError(f"{name} must be within [{low}, {high}], got {value}")
+
+
+def check_path(name: str, value: str, kind: str = "file") -> Path | None:
+    """An optional path parameter: "" means none (returns None); otherwise the file/folder must exist.
+
+    Relative paths are taken from the book's root (the repository), wherever the notebook runs.
+    """
+    if not isinstance(value, (str, os.PathLike)):
+        raise ParameterError(f"{name} must be a path (a string), got {value!r}")
+    if not str(value):
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = repo_root() / path
+    exists = path.is_file() if kind == "file" else path.is_dir()
+    if not exists:
+        raise ParameterError(f"{name}: {kind} {value} does not exist")
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,335 @@
+"""The book machinery: config, notebook pairs, parameters, `python -m drnlib.book`, the rendered HTML (offline,
+checked in headless Chromium), papermill on a page, and JupyterLab opening book/*.py as notebooks.
+
+The build runs on a copy of the book in a temporary folder, so the tests never touch _build/ or results/ here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from PIL import Image
+
+from drnlib import book
+from drnlib.errors import ParameterError
+from drnlib.results import PROFILES, ROOT_ENV
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def copy_book(dest: Path) -> Path:
+    """The files a book build reads: config, table of contents, pages and parameters."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(REPO / name, dest / name)
+    for folder in ("book", "params"):
+        shutil.copytree(REPO / folder, dest / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    return dest
+
+
+def clean_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k != ROOT_ENV}
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    return env
+
+
+def run_book(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "drnlib.book", "--root", str(root), *args], cwd=root,
+                          capture_output=True, text=True, env=clean_env(), timeout=900)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = copy_book(tmp_path_factory.mktemp("book"))
+    done = run_book(root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root, done
+
+
+# Configuration and sources (no execution).
+
+
+def test_config_excludes_build_and_code_folders_and_serves_math_locally():
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    assert config["only_build_toc_files"] is True
+    assert {".venv", "tests", "drnlib", "params", "_build"} <= set(config["exclude_patterns"])
+    assert "sphinx-mathjax-offline" in config["sphinx"]["extra_extensions"]
+    command = book.jupyter_book_command(Path("stage"), Path("root"))
+    assert "-W" in command and "--keep-going" in command  # warnings fail the build
+
+
+def test_toc_has_parts_and_every_notebook_has_valid_params_for_every_profile():
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    assert toc["format"] == "jb-book" and [p["caption"] for p in toc["parts"]][:2] == ["Introduction", "Dilated Residual Networks"]
+    pages = book.toc_pages(REPO)
+    notebooks = [p for p in pages if p.is_notebook]
+    assert "fig4" in [p.name for p in notebooks]
+    for page in notebooks:
+        for profile in PROFILES:
+            params = book.page_params(REPO, profile, page)
+            assert params["profile"] == profile
+
+
+def test_every_notebook_pair_is_in_sync_with_a_kernelspec_and_no_outputs():
+    pairs = sorted((REPO / "book").glob("*.py"))
+    assert pairs, "no notebooks in book/"
+    for py in pairs:
+        assert book.pair_problems(py) == []
+        assert nbformat.read(py.with_suffix(".ipynb"), as_version=4).metadata["kernelspec"]["name"] == "python3"
+    for ipynb in (REPO / "book").glob("*.ipynb"):
+        assert ipynb.with_suffix(".py").is_file(), f"{ipynb} has no paired .py"
+
+
+def test_a_pair_out_of_sync_is_reported(tmp_path):
+    root = copy_book(tmp_path)
+    py = root / "book" / "fig4.py"
+    ipynb = nbformat.read(py.with_suffix(".ipynb"), as_version=4)
+    ipynb.cells[1].metadata.update(scrolled=True, editable=False)  # what JupyterLab may add: noise
+    nbformat.write(ipynb, py.with_suffix(".ipynb"))
+    assert book.pair_problems(py) == []
+    py.write_text(py.read_text() + "\n# %%\nprint('new cell')\n")
+    problems = book.pair_problems(py)
+    assert problems and "jupytext --sync" in problems[0]
+    done = run_book(root, "--only", "fig4")
+    assert done.returncode == 2 and "jupytext --sync" in done.stderr
+
+
+def _notebook_with_parameters(path: Path, source: str) -> Path:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]})]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_parameter_cells_must_be_typed_and_readable_by_papermill(tmp_path):
+    good = _notebook_with_parameters(tmp_path / "good.ipynb", 'arch: str = "drn_c_26"  # architecture\nsize: int = 8')
+    assert set(book.notebook_parameters(good)) == {"arch", "size"}
+    untyped = _notebook_with_parameters(tmp_path / "untyped.ipynb", "size = 8")
+    with pytest.raises(ParameterError, match="typed defaults only"):
+        book.notebook_parameters(untyped)
+    unreadable = _notebook_with_parameters(tmp_path / "eq.ipynb", 'size: int = 8  # side (8 = small)')
+    with pytest.raises(ParameterError, match="papermill cannot read the parameter line of size"):
+        book.notebook_parameters(unreadable)
+    with pytest.raises(ParameterError, match="must be int, got 'eight'"):
+        book.check_notebook_params(good, {"size": "eight"}, "test")
+    with pytest.raises(ParameterError, match="must be int, got True"):
+        book.check_notebook_params(good, {"size": True}, "test")
+
+
+def test_the_book_command_refuses_unknown_parameters_before_running_anything(tmp_path):
+    root = copy_book(tmp_path)
+    (root / "params" / "smoke" / "fig4.yaml").write_text("profile: smoke\ndilaton: 4\n")
+    done = run_book(root)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: params/smoke/fig4.yaml: fig4 has no parameter 'dilaton'; did you mean 'dilation'? it has "
+        + ", ".join(book.notebook_parameters(root / "book" / "fig4.ipynb"))
+    )
+    assert not (root / "_build").exists()
+    (root / "params" / "smoke" / "fig4.yaml").write_text("profile: mini\n")
+    with pytest.raises(ParameterError, match="sets profile 'mini', but the book is built at 'smoke'"):
+        book.page_params(root, "smoke", book.toc_pages(root)[-1])
+    with pytest.raises(ParameterError, match="--only fig5: no such notebook in _toc.yml; did you mean fig4"):
+        book.build(root, "smoke", only=["fig5"])
+    (root / "params" / "mini" / "fig4.yaml").unlink()
+    with pytest.raises(ParameterError, match="missing params/mini/fig4.yaml"):
+        book.build(root, "mini")
+
+
+def test_a_failing_notebook_fails_the_build_naming_it_and_its_traceback(tmp_path):
+    root = copy_book(tmp_path)
+    (root / "params" / "smoke" / "fig4.yaml").write_text("profile: smoke\ndilation: 1\n")
+    done = run_book(root)
+    assert done.returncode == 1
+    executed = root / "_build" / "executed" / "smoke" / "fig4.ipynb"
+    error_line = done.stderr.strip()
+    assert "\n" not in error_line
+    assert error_line.startswith("error: fig4 failed in cell ")
+    assert "ParameterError: dilation must be between 2 and 16, got 1" in error_line
+    assert str(executed.relative_to(root)) in error_line
+    outputs = [o for c in nbformat.read(executed, as_version=4).cells for o in c.get("outputs", [])]
+    assert any(o.get("output_type") == "error" and o.get("ename") == "ParameterError" for o in outputs)
+    assert not (root / "_build" / "html" / "index.html").exists()
+
+
+# The full build (smoke profile) and its HTML.
+
+
+def test_the_book_command_runs_every_notebook_and_renders_html(built):
+    root, done = built
+    assert (root / "_build" / "html" / "index.html").is_file()
+    assert (root / "_build" / "html" / "book" / "fig4.html").is_file()
+    assert re.search(r"^\[1/1\] fig4 \.\.\. ok \(\d+\.\d s\)$", done.stdout, re.M), done.stdout
+    assert "rendering HTML (execution off) ... ok" in done.stdout
+    executed = nbformat.read(root / "_build" / "executed" / "smoke" / "fig4.ipynb", as_version=4)
+    assert any(o.get("data", {}).get("image/png") for c in executed.cells for o in c.get("outputs", []))
+    stored = json.loads((root / "results" / "smoke" / "fig4.json").read_text())
+    assert stored["profile"] == "smoke" and stored["provenance"]["torch"]
+    assert stored["values"]["validation"]["pure_grid_share"] == pytest.approx(1.0)
+    assert set(stored["values"]["index"]) == {"resnet18", "drn_a_18", "drn_b_26", "drn_c_26"}
+    # prose pulls the numbers in with glue: the rendered text holds the stored value, formatted
+    html = (root / "_build" / "html" / "book" / "fig4.html").read_text()
+    assert f'{stored["values"]["validation"]["white_noise_share"]:.4f}' in html
+    # --no-execute re-renders from the executed notebooks without running them
+    again = run_book(root, "--no-execute")
+    assert again.returncode == 0 and "0 notebook(s) to run" in again.stdout and "note:" not in again.stdout
+
+
+class _ExternalResources(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.external = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        url = attrs.get("src") if tag in ("script", "img", "iframe") else attrs.get("href") if tag == "link" else None
+        if url and re.match(r"^(https?:)?//", url):
+            self.external.append(f"<{tag}> {url}")
+
+
+def test_the_html_loads_nothing_from_the_network(built):
+    root, _ = built
+    html_dir = root / "_build" / "html"
+    pages = list(html_dir.rglob("*.html"))
+    assert len(pages) >= 4
+    for page in pages:
+        parser = _ExternalResources()
+        parser.feed(page.read_text())
+        assert parser.external == [], f"{page.relative_to(html_dir)} loads {parser.external}"
+    fig4 = (html_dir / "book" / "fig4.html").read_text()
+    assert "_static/mathjax/tex-chtml.js" in fig4 and (html_dir / "_static" / "mathjax" / "tex-chtml.js").is_file()
+
+
+PROBE = """<script>
+window.addEventListener("load", () => setTimeout(() => {
+  const number = /^-?[0-9.]+(e[-+]?[0-9]+)?$/;
+  const images = [...document.querySelectorAll("article img")].map(img => {
+    const box = img.getBoundingClientRect();
+    return {complete: img.complete, natural: [img.naturalWidth, img.naturalHeight], shown: [box.width, box.height],
+            at: [box.left + window.scrollX, box.top + window.scrollY]};
+  });
+  const tables = [...document.querySelectorAll("article table")].map(table => ({
+    height: table.getBoundingClientRect().height,
+    numericRows: [...table.querySelectorAll("tbody tr")].filter(
+      tr => [...tr.querySelectorAll("td")].some(td => number.test(td.textContent.trim()))).length}));
+  const probe = document.createElement("pre");
+  probe.id = "probe";
+  probe.textContent = JSON.stringify({images, tables, math: document.querySelectorAll("mjx-container").length});
+  document.body.appendChild(probe);
+}, 500));
+</script>"""
+
+
+def _chromium(*args: str) -> subprocess.CompletedProcess:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: run .ci/run, or apt-get install -y chromium")
+    profile = Path(os.environ.get("TMPDIR", "/tmp")) / f"chromium-profile-{os.getpid()}-{time.monotonic_ns()}"
+    try:
+        return subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+             "--virtual-time-budget=10000", *args], capture_output=True, text=True, timeout=120)
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_chromium_draws_the_figures_tables_and_math(built):
+    root, _ = built
+    page = root / "_build" / "html" / "book" / "fig4.html"
+    probe_page = page.with_name("fig4_probe.html")  # same folder, so every relative link still resolves
+    probe_page.write_text(page.read_text().replace("</body>", PROBE + "</body>"))
+    dom = _chromium("--dump-dom", "--window-size=1280,2000", probe_page.as_uri()).stdout  # the screenshot's width
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+    assert found, "the probe script did not run"
+    report = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    drawn = [i for i in report["images"] if i["complete"] and min(i["natural"]) > 100 and min(i["shown"]) > 100]
+    assert len(drawn) >= 4, report["images"]  # Figure 4, the stacking plot, the feature maps, the level plot
+    assert any(t["numericRows"] >= 4 and t["height"] > 50 for t in report["tables"]), report["tables"]
+    assert report["math"] >= 2  # MathJax, served locally, typeset the formulas
+
+    # and the pixels: the first figure's region of a screenshot is not blank
+    shot = root / "shot.png"
+    left, top = drawn[0]["at"]
+    width, height = drawn[0]["shown"]
+    _chromium(f"--screenshot={shot}", f"--window-size=1280,{int(top + height) + 200}", page.as_uri())
+    region = Image.open(shot).convert("RGB").crop((int(left), int(top), int(left + width), int(top + height)))
+    colours = region.getcolors(maxcolors=1 << 16)
+    assert colours is None or len(colours) > 20, "the figure's region is (nearly) blank"
+    extrema = region.convert("L").getextrema()
+    assert extrema[1] - extrema[0] > 100
+    region.save(root / "figure_region.png")  # for a look when this fails
+
+
+# Running a page by hand: papermill and JupyterLab.
+
+
+def test_papermill_runs_a_page_with_p_and_f(tmp_path):
+    root = copy_book(tmp_path)
+    extra = root / "extra.yaml"
+    extra.write_text("input_size: 128\nnum_images: 1\n")
+    done = subprocess.run([str(BIN / "papermill"), "book/fig4.ipynb", "out.ipynb", "-p", "dilation", "4",
+                           "-f", str(extra), "--no-progress-bar"],
+                          cwd=root, capture_output=True, text=True, env=clean_env(), timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    executed = nbformat.read(root / "out.ipynb", as_version=4)
+    injected = [c.source for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "dilation = 4" in injected[0] and "input_size = 128" in injected[0]
+    stored = json.loads((root / "results" / "smoke" / "fig4.json").read_text())  # found from the working dir
+    assert stored["params"]["dilation"] == 4 and stored["values"]["input_size"] == 128
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_jupyterlab_opens_a_py_page_as_a_notebook(tmp_path):
+    port, token = _free_port(), "drnbook-test-token"
+    env = {**clean_env(), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    server = subprocess.Popen(
+        [str(BIN / "jupyter"), "lab", "--notebook-dir=book", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         f"--ServerApp.token={token}", "--ServerApp.port_retries=0",
+         *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI containers run as root
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "lab.log", "w"))
+    try:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/contents/fig4.py?content=1",
+                                         headers={"Authorization": f"token {token}"})
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    model = json.load(response)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert server.poll() is None, (tmp_path / "lab.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "JupyterLab did not answer in 90 s"
+                time.sleep(0.5)
+        assert model["type"] == "notebook" and model["format"] == "json"
+        cells = model["content"]["cells"]
+        assert any("parameters" in c["metadata"].get("tags", []) for c in cells)
+        assert model["content"]["metadata"]["kernelspec"]["name"] == "python3"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -1,0 +1,203 @@
+"""Results with provenance, the papers' numbers, and the "paper vs ours" / claims tables."""
+
+import datetime
+import json
+import math
+import os
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from drnlib import results
+from drnlib.errors import DataError, ParameterError
+
+
+@pytest.fixture
+def book_root(tmp_path, monkeypatch):
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    monkeypatch.setenv(results.ROOT_ENV, str(tmp_path))
+    return tmp_path
+
+
+def test_save_and_load_round_trip_with_provenance(book_root):
+    table = pd.DataFrame({"top1": [30.5, float("nan")], "note": ["a", "b"]}, index=pd.Index(["resnet18", "drn_c_26"], name="arch"))
+    record = results.save_results(
+        "demo", "smoke",
+        {"loss": torch.tensor(0.25), "count": np.int64(3), "curve": np.array([1.0, 2.0]), "bad": float("nan"),
+         "nested": {"a": 1.5}},
+        dataset="synthetic", tables={"errors": table}, params={"arch": "drn_c_26"},
+    )
+    assert record.path == book_root / "results" / "smoke" / "demo.json"
+    loaded = results.load_results("demo", "smoke")
+    assert loaded.values == {"loss": 0.25, "count": 3, "curve": [1.0, 2.0], "bad": None, "nested": {"a": 1.5}}
+    assert loaded["loss"] == 0.25 and loaded.params == {"arch": "drn_c_26"}
+    pd.testing.assert_frame_equal(loaded["errors"], table, check_dtype=False)
+    assert loaded["errors"]["top1"].dtype == float
+    p = loaded.provenance
+    assert p["profile"] == "smoke" and p["dataset"] == "synthetic"
+    assert p["hardware"]["cpu"] and isinstance(p["hardware"]["gpus"], list)
+    assert p["torch"] == torch.__version__
+    assert set(p["git"]) == {"commit", "dirty"}
+    assert datetime.datetime.fromisoformat(p["date"]).tzinfo is not None
+    note = results.provenance_note(loaded)
+    assert "smoke profile" in note and "synthetic" in note and torch.__version__ in note
+    with pytest.raises(KeyError, match="has no result 'nope'"):
+        loaded["nope"]
+
+
+def test_writes_are_atomic_and_leave_the_old_file_on_failure(book_root, monkeypatch):
+    results.save_results("demo", "mini", {"x": 1}, dataset="d")
+    path = book_root / "results" / "mini" / "demo.json"
+    before = path.read_text()
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        results.save_results("demo", "mini", {"x": 2}, dataset="d")
+    monkeypatch.undo()
+    assert path.read_text() == before
+    assert [p.name for p in path.parent.iterdir()] == ["demo.json"]  # no temp file left behind
+    with pytest.raises(ParameterError, match="cannot be stored as JSON"):
+        results.save_results("demo", "mini", {"x": object()}, dataset="d")
+    assert path.read_text() == before
+
+
+def test_bad_names_profiles_and_files_are_one_line_errors(book_root):
+    with pytest.raises(ParameterError, match="unknown profile 'huge'"):
+        results.save_results("demo", "huge", {}, dataset="d")
+    with pytest.raises(ParameterError, match="plain file stem"):
+        results.results_path("../demo", "smoke")
+    with pytest.raises(DataError, match="no mini results for demo"):
+        results.load_results("demo", "mini")
+    bad = book_root / "results" / "paper" / "demo.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{not json")
+    with pytest.raises(DataError, match="malformed results file"):
+        results.load_results("demo", "paper")
+
+
+def test_every_profile_of_a_page_side_by_side(book_root):
+    results.save_results("page", "smoke", {"miou": 10.0, "curve": [1, 2], "per": {"a": 1}}, dataset="synthetic")
+    results.save_results("page", "paper", {"miou": 68.0}, dataset="cityscapes")
+    found = results.load_all_profiles("page")
+    assert list(found) == ["smoke", "paper"]
+    table = results.compare_profiles("page")
+    assert list(table.columns) == ["smoke", "paper"]
+    assert table.loc["miou", "smoke"] == 10.0 and table.loc["miou", "paper"] == 68.0
+    assert "curve" not in table.index  # lists are not table cells
+    assert table.loc["per_a", "smoke"] == 1 and pd.isna(table.loc["per_a", "paper"])
+    assert table.loc["data set", "paper"] == "cityscapes"
+    assert {"hardware", "torch", "commit", "date"} <= set(table.index)
+    with pytest.raises(DataError, match="no results for other"):
+        results.compare_profiles("other")
+
+
+def test_root_is_found_from_book_subfolder(tmp_path, monkeypatch):
+    (tmp_path / "_toc.yml").write_text("root: x\n")
+    (tmp_path / "book").mkdir()
+    monkeypatch.delenv(results.ROOT_ENV, raising=False)
+    monkeypatch.chdir(tmp_path / "book")
+    assert results.repo_root() == tmp_path
+
+
+def _raw_published():
+    return yaml.safe_load(resources.files("drnlib").joinpath("published.yaml").read_text())
+
+
+def test_published_tables_match_the_yaml():
+    raw = _raw_published()
+    table1 = results.published("drn", "table1_imagenet_error")
+    block = raw["drn"]["table1_imagenet_error"]
+    assert list(table1.columns) == block["columns"] and list(table1.index) == list(block["rows"])
+    for arch, row in block["rows"].items():
+        assert table1.loc[arch].tolist() == row
+    assert "Table 1" in table1.attrs["source"]
+    cityscapes = results.published("drn", "table3_cityscapes_val_iou")
+    city = raw["drn"]["table3_cityscapes_val_iou"]
+    assert list(cityscapes.columns) == [*city["classes"], "miou"]
+    assert cityscapes.loc["drn_c_42", "miou"] == city["rows"]["drn_c_42"]["miou"]
+    assert cityscapes.loc["drn_c_42", "road"] == city["rows"]["drn_c_42"]["iou"][0]
+    readme = results.published("drn", "official_code_readme.imagenet_error_top1_top5")
+    assert list(readme.columns) == ["top1_1crop", "top5_1crop"]
+    params = results.published("drn", "params_official_code")
+    assert params.loc["drn_c_26", "params_official_code"] == raw["drn"]["params_official_code"]["drn_c_26"]
+    wod = results.published("wider_or_deeper", "table1_imagenet_error")
+    assert wod.attrs["unconfirmed"] and wod.attrs["stated_relations"]
+
+
+def test_every_table_with_rows_loads():
+    for paper, tables in _raw_published().items():
+        for name, block in tables.items():
+            if isinstance(block, dict) and "rows" in block:
+                frame = results.published(paper, name)
+                assert len(frame) == len(block["rows"]), (paper, name)
+
+
+def test_published_refuses_unknown_names_with_suggestions():
+    with pytest.raises(ParameterError, match="did you mean drn"):
+        results.published("dnr", "table1_imagenet_error")
+    with pytest.raises(ParameterError, match="did you mean table1_imagenet_error"):
+        results.published("drn", "table1_imagenet_eror")
+    with pytest.raises(ParameterError, match="single value"):
+        results.published("drn", "table1_imagenet_error.source")
+
+
+def test_paper_vs_ours_puts_columns_side_by_side_with_a_delta(book_root):
+    paper = results.published("drn", "table1_imagenet_error")
+    ours = pd.DataFrame({"top1_1crop": [31.0, 40.0], "top5_1crop": [11.0, 12.0]}, index=["resnet18", "not_in_paper"])
+    record = results.save_results("table1", "smoke", {}, dataset="tiny")
+    styler = results.paper_vs_ours(paper, ours, record)
+    frame = styler.data
+    assert list(frame.columns.get_level_values(0)) == ["top1_1crop"] * 3 + ["top5_1crop"] * 3
+    assert list(frame.columns.get_level_values(1)) == ["paper", "ours", "Δ"] * 2
+    assert frame.loc["resnet18", ("top1_1crop", "paper")] == paper.loc["resnet18", "top1_1crop"]
+    assert frame.loc["resnet18", ("top1_1crop", "Δ")] == pytest.approx(31.0 - paper.loc["resnet18", "top1_1crop"])
+    assert math.isnan(frame.loc["not_in_paper", ("top1_1crop", "paper")])
+    html = styler.to_html()
+    assert "smoke profile" in html and "tiny" in html and "Table 1" in html and 'class="dataframe"' in html
+    with pytest.raises(ParameterError, match="share no column"):
+        results.paper_vs_ours(paper, pd.DataFrame({"miou": [1.0]}, index=["resnet18"]))
+
+
+def test_claims_table(book_root):
+    record = results.save_results("claims", "mini", {}, dataset="camvid")
+    claims = [
+        {"claim": "DRN-C-26 beats DRN-A-18", "paper": "Table 1", "ours": "lower error", "holds": True},
+        {"claim": "scales to ImageNet", "paper": "Table 1", "ours": "not run", "holds": None},
+    ]
+    styler = results.claims_table(claims, record)
+    assert list(styler.data["holds at mini?"]) == ["yes", "not tested"]
+    assert "camvid" in styler.to_html()
+    with pytest.raises(ParameterError, match="holds must be True, False or None"):
+        results.claims_table([{**claims[0], "holds": "maybe"}], record)
+    with pytest.raises(ParameterError, match="exactly the keys"):
+        results.claims_table([{"claim": "x"}], record)
+
+
+def test_glue_names_every_scalar_and_table(book_root, monkeypatch):
+    import myst_nb
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, value))
+    record = results.save_results("g", "smoke", {"a": 1.0, "nested": {"b": 2, "text": "x"}, "curve": [1, 2]},
+                                  dataset="d", tables={"t": pd.DataFrame({"c": [1]})})
+    names = results.glue_results(record)
+    assert names == ["a", "nested_b", "nested_text", "t"]
+    assert glued["nested_b"] == 2 and isinstance(glued["t"], pd.DataFrame)
+
+
+def test_format_table_shows_missing_values_as_a_dash():
+    html = results.format_table(pd.DataFrame({"x": [1.23456, float("nan")], "y": ["a", "b"]})).to_html()
+    assert "1.235" in html and "–" in html and 'class="dataframe"' in html
+
+
+def test_stored_results_files_are_plain_json(book_root):
+    record = results.save_results("demo", "smoke", {"x": 1.0}, dataset="d")
+    document = json.loads(record.path.read_text())
+    assert document["schema"] == 1 and document["values"] == {"x": 1.0}
