@@ -168,3 +168,35 @@ def final_resolution(arch: str | nn.Module, input_size: int = 224, **build_optio
     device = next(model.parameters()).device
     with torch.no_grad():
         return model.forward_features(torch.zeros(1, 3, input_size, input_size, device=device)).shape[-1]
+
+
+def summarize(arch: str | nn.Module, input_size: int = 224, **build_options) -> dict:
+    """Parameters, depth, forward GFLOPs and final map side at `input_size`, from one built (meta) model."""
+    model = _meta_model(arch, **build_options)
+    return {"params": count_parameters(model), "depth": depth(model),
+            "gflops": count_flops(model, input_size) / 1e9, "final_resolution": final_resolution(model, input_size)}
+
+
+def module_table(arch: str | nn.Module, input_size: int = 224, **build_options) -> pd.DataFrame:
+    """One row per top-level module of the trunk (conv1, layer1, ...; the DRN paper's groups G1-G5 for a ResNet):
+    output resolution, the dilations of its 3x3 convs in forward order, and the receptive field at its end."""
+    rows = {}
+    for r in trace_layers(arch, input_size, **build_options):
+        if not r.main_path:
+            continue
+        row = rows.setdefault(r.name.split(".")[0], {"resolution": 0, "dilations": [], "receptive_field": 0})
+        row["resolution"], row["receptive_field"] = r.resolution, r.receptive_field
+        if r.kind == "conv" and r.kernel == 3:
+            row["dilations"].append(r.dilation)
+    for row in rows.values():
+        row["dilations"] = " ".join(map(str, row["dilations"])) or "-"
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def zoo_table(names: list[str], input_size: int = 224) -> pd.DataFrame:
+    """`summarize` for many models, one row each (family from the spec: resnet, drn_a, ..., wod)."""
+    rows = {}
+    for name in names:
+        model = _meta_model(name)
+        rows[name] = {"family": model.spec.family, **summarize(model, input_size)}
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -40,6 +40,11 @@ def list_models() -> list[str]:
             + [f"resnet_cifar_{d}" for d in CIFAR_DEPTHS])
 
 
+def aliases() -> dict[str, str]:
+    """Letter names of the Wider-or-Deeper models -> their name strings (`list_models()` holds both)."""
+    return dict(WOD_ALIASES)
+
+
 def _unknown_message(name: str) -> str:
     close = difflib.get_close_matches(name, list_models(), n=5, cutoff=0.5)
     hint = f"; closest: {', '.join(close)}" if close else f"; known: {', '.join(list_models())}"
