@@ -1,0 +1,186 @@
+"""Command line for long runs: `python -m drnlib train|evaluate ...` (and `book`, handed to drnlib.book).
+
+The options are the fields of drnlib.train.RunConfig (the notebooks' API), so the CLI and the notebooks run the
+same code: the CLI only parses its arguments into a RunConfig and calls fit() / evaluate_run().
+
+    python -m drnlib train --arch drn_c_26 --dataset camvid --task segment --crop-size 448 --epochs 100 \\
+        --lr 0.01 --batch-size 8 --out-dir runs/drn_c_26_camvid
+    python -m drnlib evaluate --out-dir runs/drn_c_26_camvid --scales 0.75 1 1.25 --flip
+    torchrun --nproc_per_node 4 -m drnlib train ...        # several GPUs (DDP, SyncBatchNorm)
+
+User errors (drnlib.errors.DrnError: unknown architecture, bad data, foreign checkpoint, NaN loss, ...) print one
+line `error: ...` on stderr and exit with status 2; an interrupt exits with 130. Files already written stay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+
+from drnlib.errors import DrnError
+
+EXAMPLES = {
+    "train": """examples:
+  DRN-C-26 on CamVid (DRN segment.py recipe: SGD 0.01, momentum 0.9, crop + flip, step lr):
+    python -m drnlib train --arch drn_c_26 --dataset camvid --task segment --crop-size 448 \\
+        --batch-size 8 --lr 0.01 --epochs 100 --schedule step --step 40 --out-dir runs/drn_c_26_camvid
+  DRN-C-26 on Tiny ImageNet, 300 training images kept out to choose the localization threshold:
+    python -m drnlib train --arch drn_c_26 --dataset tiny_imagenet --crop-size 56 --epochs 30 --step 10 \\
+        --holdout 300 --out-dir runs/drn_c_26_tiny
+  smoke run on the CPU:
+    python -m drnlib train --arch drn_c_26 --dataset camvid --task segment --crop-size 96 --batch-size 2 \\
+        --limit-train 4 --limit-val 2 --device cpu --workers 0 --out-dir /tmp/smoke
+  continue a run that was stopped (exactly where its last finished epoch left it):
+    python -m drnlib train ... --out-dir runs/drn_c_26_camvid --resume
+  several GPUs:
+    torchrun --nproc_per_node 4 -m drnlib train ...   (--batch-size is the global batch)
+""",
+    "evaluate": """examples:
+  10-crop classification error of a run:    python -m drnlib evaluate --out-dir runs/drn_c_26_tiny --ten-crop
+  weakly-supervised localization (DRN 5.2):  python -m drnlib evaluate --out-dir runs/drn_c_26_tiny \\
+        --task localize --ten-crop           (threshold swept on the run's held-out training images)
+  multi-scale segmentation with flip:       python -m drnlib evaluate --out-dir runs/drn_c_26_camvid \\
+        --scales 0.5 0.75 1 1.25 1.5 1.75 --flip --output runs/drn_c_26_camvid/eval_ms.json
+""",
+}
+
+SHORT = {"arch": ["-a"], "dataset": ["-d"], "batch_size": ["-b"], "workers": ["-j"], "crop_size": ["-s"],
+         "out_dir": ["-o"], "weight_decay": ["--wd"]}
+CHOICES = {"task": {"train": ["classify", "segment"], "evaluate": ["classify", "segment", "localize"]},
+           "schedule": {"train": ["step", "poly", "linear", "constant"]}}
+
+
+def _option_type(annotation: str):
+    if "bool" in annotation:
+        return bool
+    if "tuple" in annotation:
+        return tuple
+    for name, kind in (("int", int), ("float", float)):
+        if name in annotation:
+            return kind
+    return str
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from drnlib.train.config import RunConfig
+
+    parser = argparse.ArgumentParser(prog="python -m drnlib", description=(
+        "Dilated Residual Networks / Wider-or-Deeper: train and evaluate. Each option is a field of "
+        "drnlib.train.RunConfig, the API the notebooks use."))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,book}")
+    subparsers = {
+        "train": commands.add_parser(
+            "train", help="train a model (one loop for classification and segmentation)",
+            usage="python -m drnlib train --arch ARCH --dataset DATASET [options]",
+            description="Train a model. Writes OUT_DIR/{config.json, checkpoint.pt (every epoch), metrics.csv, "
+                        "metrics.json, result.json}.",
+            epilog=EXAMPLES["train"], formatter_class=argparse.RawDescriptionHelpFormatter),
+        "evaluate": commands.add_parser(
+            "evaluate", help="evaluate a checkpoint: top-1/5 error (1- or 10-crop), localization, mIoU",
+            usage="python -m drnlib evaluate [--out-dir RUN | --checkpoint FILE] [options]",
+            description="Evaluate a checkpoint. Settings not given come from the run's own config.",
+            epilog=EXAMPLES["evaluate"], formatter_class=argparse.RawDescriptionHelpFormatter),
+    }
+    commands.add_parser("book", help="run the notebooks and build the book (options: python -m drnlib book "
+                                     "--help)", add_help=False)
+    for command, sub in subparsers.items():
+        for f in dataclasses.fields(RunConfig):
+            scope = f.metadata.get("scope", "both")
+            if scope not in ("both", command):
+                continue
+            kind = _option_type(str(f.type))
+            flags = [f"--{f.name.replace('_', '-')}", *SHORT.get(f.name, [])]
+            default = "" if f.default is None else f" (default: {_show(f.default)})"
+            kw = dict(dest=f.name, default=argparse.SUPPRESS, help=f.metadata.get("help", "") + default)
+            if kind is bool:
+                sub.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
+            elif kind is tuple:
+                sub.add_argument(*flags, type=float, nargs="+", metavar="S", **kw)
+            else:
+                choices = CHOICES.get(f.name, {}).get(command)
+                sub.add_argument(*flags, type=kind, choices=choices, metavar=f.name.upper() if not choices else None,
+                                 **kw)
+        if command == "evaluate":
+            sub.add_argument("--output", default=None, help="also write the scores to this JSON file")
+    return parser
+
+
+def _show(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return " ".join(f"{v:g}" for v in value)
+    return str(value)
+
+
+def one_line(err: BaseException) -> str:
+    """The message of an error on one line. An error re-raised from a DataLoader worker carries the worker's
+    traceback in its message; its last line is the original message."""
+    text = str(err).strip() or type(err).__name__
+    if "Original Traceback" in text:
+        last = [line for line in text.splitlines() if line.strip()][-1]
+        text = last.split(": ", 1)[1] if ": " in last else last
+    return " ".join(text.split())
+
+
+def _run(args: argparse.Namespace) -> int:
+    from drnlib.train import RunConfig, evaluate_run, fit
+
+    values = {k: v for k, v in vars(args).items() if k not in ("command", "output")}
+    if args.command == "train":
+        result = fit(RunConfig.from_dict(values))
+        if result and _is_main():
+            print(_summary(result.get("val") or {}, prefix=f"{result['arch']} on {result['dataset']}, "
+                                                           f"{result['epochs']} epochs:"))
+            print(f"run directory: {result['run_dir']}")
+        return 0
+    result = evaluate_run(values, output=args.output)
+    if _is_main():
+        print(_summary(result, prefix=f"{result['arch']} on {result['dataset']}/{result['split']} "
+                                      f"({result['task']}, epoch {result['epoch']}):"))
+        if args.output:
+            print(f"written: {args.output}")
+    return 0
+
+
+def _is_main() -> bool:
+    import os
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _summary(scores: dict, prefix: str) -> str:
+    keys = ("top1_error", "top5_error", "loc_top1_error", "loc_top5_error", "threshold", "miou", "pixel_acc",
+            "mean_acc", "loss")
+    parts = [f"{k} {scores[k]:.4g}" for k in keys if isinstance(scores.get(k), (int, float))]
+    text = f"{prefix} " + ", ".join(parts)
+    if isinstance(scores.get("iou"), list):
+        text += "\nper-class IoU: " + json.dumps([None if v != v else round(v, 2) for v in scores["iou"]])
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["book"]:
+        from drnlib import book  # the book machinery has its own options
+        return book.main(argv[1:]) or 0
+    args = build_parser().parse_args(argv)  # usage errors: argparse prints them and exits with 2
+    try:
+        return _run(args)
+    except DrnError as err:
+        print(f"error: {one_line(err)}", file=sys.stderr)
+    except FileNotFoundError as err:
+        print(f"error: file not found: {err.filename or one_line(err)}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("error: interrupted; files already written are kept (train --resume continues from the last "
+              "checkpoint)", file=sys.stderr)
+        return 130
+    except MemoryError as err:
+        print(f"error: out of memory ({one_line(err)}); lower --batch-size or --crop-size", file=sys.stderr)
+    except RuntimeError as err:
+        if "out of memory" not in str(err):
+            raise
+        print(f"error: out of GPU memory; lower --batch-size or --crop-size ({one_line(err)[:200]})",
+              file=sys.stderr)
+    return 2
