@@ -326,7 +326,11 @@ def _is_scalar(value) -> bool:
 def glue_results(record: Record, display: bool = False) -> list[str]:
     """Glue every scalar value (nested keys joined by '_') and every table, so prose cites them by name:
     {glue:text}`share:.3f` on the page itself, {glue:text}`fig4.ipynb::share:.3f` from another page."""
-    from myst_nb import glue
+    try:
+        from myst_nb import glue
+    except ImportError:  # a page run as a plain script (e.g. on the GPU machine, which has no Jupyter)
+        def glue(name, value, display=False):
+            return None
 
     names = []
     for name, value in flatten(record.values).items():
@@ -341,9 +345,59 @@ def glue_results(record: Record, display: bool = False) -> list[str]:
 
 def show_provenance(record: Record):
     """Display where the numbers on a page come from (a small Markdown note)."""
-    from IPython.display import Markdown, display
+    note = f"*Measured:* {provenance_note(record)}. *Stored in* `{_relative(record.path)}`."
+    try:
+        from IPython.display import Markdown, display
+    except ImportError:  # plain script
+        print(note)
+        return
+    display(Markdown(note))
 
-    display(Markdown(f"*Measured:* {provenance_note(record)}. *Stored in* `{_relative(record.path)}`."))
+
+# Figures: pages store their key figures next to their results, so a page built at one profile can show the
+# figures that a larger profile produced elsewhere (a GPU run brings back its JSON and PNG files).
+
+
+def figure_path(name: str, profile: str, tag: str, root: Path | None = None) -> Path:
+    if not tag.replace("_", "").replace("-", "").isalnum():
+        raise ParameterError(f"a figure tag must be letters, digits, '-' and '_', got {tag!r}")
+    return results_path(name, profile, root).with_name(f"{name}-{tag}.png")
+
+
+def save_figure(fig, name: str, profile: str, tag: str, root: Path | None = None, dpi: int = 100) -> Path:
+    """Write a matplotlib figure to results/<profile>/<name>-<tag>.png atomically."""
+    path = figure_path(name, profile, tag, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    os.close(handle)
+    try:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def show_stored_figures(name: str, tag: str, current: str, root: Path | None = None) -> list[str]:
+    """Display the figure `tag` of every profile other than `current` that has one stored, each captioned with
+    that profile's provenance; returns the profiles shown."""
+    shown = []
+    for profile in PROFILES:
+        path = figure_path(name, profile, tag, root)
+        if profile == current or not path.is_file():
+            continue
+        caption = f"**{profile} profile.** "
+        if results_path(name, profile, root).is_file():
+            caption += provenance_note(load_results(name, profile, root))
+        try:
+            from IPython.display import Image, Markdown, display
+        except ImportError:
+            print(caption, path)
+        else:
+            display(Markdown(caption), Image(filename=str(path)))
+        shown.append(profile)
+    return shown
 
 
 def _relative(path: Path | None) -> str:

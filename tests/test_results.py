@@ -201,3 +201,21 @@ def test_stored_results_files_are_plain_json(book_root):
     record = results.save_results("demo", "smoke", {"x": 1.0}, dataset="d")
     document = json.loads(record.path.read_text())
     assert document["schema"] == 1 and document["values"] == {"x": 1.0}
+
+
+def test_figures_are_stored_atomically_and_shown_for_other_profiles(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from drnlib.results import figure_path, save_figure, show_stored_figures
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = save_figure(fig, "fig3", "mini", "cams", root=tmp_path)
+    plt.close(fig)
+    assert path == figure_path("fig3", "mini", "cams", root=tmp_path) and path.read_bytes()[:4] == b"\x89PNG"
+    assert not list(path.parent.glob(".*"))  # no temporary left behind
+    assert show_stored_figures("fig3", "cams", current="smoke", root=tmp_path) == ["mini"]
+    assert show_stored_figures("fig3", "cams", current="mini", root=tmp_path) == []
+    with pytest.raises(ParameterError):
+        figure_path("fig3", "mini", "../x")
