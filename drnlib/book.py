@@ -4,6 +4,8 @@
     python -m drnlib.book --profile mini       # parameters from params/mini/NAME.yaml
     python -m drnlib.book --only fig4 zoo      # run these notebooks, re-render the book
     python -m drnlib.book --no-execute         # re-render from the notebooks executed last time
+    python -m drnlib.book --profile mini --script   # run the pages as plain Python (no Jupyter; no HTML):
+                                                    # how the GPU machine produces results/mini/
 
 Steps: check that every book/NAME.py and book/NAME.ipynb pair is in sync, read params/<profile>/NAME.yaml and
 refuse names the notebook's `parameters` cell does not have (papermill alone only warns), run each notebook with
@@ -18,7 +20,9 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -173,9 +177,10 @@ def notebook_parameters(notebook: Path) -> dict:
     return known
 
 
-def check_notebook_params(notebook: Path, params: dict, origin: str) -> dict:
-    """Refuse names the notebook's parameters cell lacks and values of the wrong type (papermill only warns)."""
-    known = notebook_parameters(notebook)
+def check_notebook_params(notebook: Path, params: dict, origin: str, known: dict | None = None) -> dict:
+    """Refuse names the notebook's parameters cell lacks and values of the wrong type (papermill only warns).
+    `known`: the parameters if already read (script mode); by default papermill reads them from the notebook."""
+    known = known if known is not None else notebook_parameters(notebook)
     for name, value in params.items():
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
@@ -191,15 +196,73 @@ def check_notebook_params(notebook: Path, params: dict, origin: str) -> dict:
     return known
 
 
-def page_params(root: Path, profile: str, page: Page) -> dict:
-    """params/<profile>/NAME.yaml, checked against the notebook, with `profile` filled in when it has one."""
+def page_params(root: Path, profile: str, page: Page, script: bool = False) -> dict:
+    """params/<profile>/NAME.yaml, checked against the notebook (or, for `script`, its .py), with `profile`
+    filled in when it has one."""
     params = read_params(root, profile, page)
     origin = f"params/{profile}/{page.name}.yaml"
-    known = check_notebook_params(page.source, params, origin)
+    source = page.source.with_suffix(".py") if script else page.source
+    known = check_notebook_params(source, params, origin, script_parameters(source) if script else None)
     if "profile" in known:
         if params.setdefault("profile", profile) != profile:
             raise ParameterError(f"{origin} sets profile {params['profile']!r}, but the book is built at {profile!r}")
     return params
+
+
+# Pages as plain scripts (book/NAME.py, percent format): the GPU machine has no Jupyter, papermill or jupytext.
+
+_PARAMETERS_CELL = re.compile(r"^# %%.*\btags=\[[^\]]*[\"']parameters[\"']")
+
+
+def percent_cells(source: str) -> list[tuple[int, str]]:
+    """The cells of a percent-format script: (first line number, text), split at each `# %%` line."""
+    cells, start, lines = [], 0, source.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.startswith("# %%") and i > start:
+            cells.append((start, "".join(lines[start:i])))
+            start = i
+    cells.append((start, "".join(lines[start:])))
+    return cells
+
+
+def script_parameters(py_path: Path) -> dict:
+    """{name: {"inferred_type_name": type}} of the typed defaults in the `parameters` cell of book/NAME.py
+    (the shape papermill's inspect_notebook returns, read with `ast` alone)."""
+    cells = [text for _, text in percent_cells(py_path.read_text(encoding="utf-8"))
+             if _PARAMETERS_CELL.match(text)]
+    if len(cells) != 1:
+        raise ParameterError(f"{py_path} must have exactly one cell tagged 'parameters', it has {len(cells)}")
+    known = {}
+    for statement in ast.parse(cells[0]).body:
+        if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
+            known[statement.target.id] = {"inferred_type_name": ast.unparse(statement.annotation)}
+    return known
+
+
+def run_script(py_path: Path, params: dict) -> None:
+    """Execute book/NAME.py cell by cell in one namespace, with `params` assigned right after the parameters
+    cell (as papermill's injected cell does). Line numbers in tracebacks are the file's own."""
+    namespace = {"__name__": "__main__", "__file__": str(py_path)}
+    for start, text in percent_cells(py_path.read_text(encoding="utf-8")):
+        exec(compile("\n" * start + text, str(py_path), "exec"), namespace)
+        if _PARAMETERS_CELL.match(text):
+            namespace.update(params)
+
+
+def execute_script(root: Path, profile: str, page: Page, params: dict) -> Path:
+    """Run one page as a plain script in a fresh interpreter (working directory book/); raise NotebookFailed."""
+    py_path = page.source.with_suffix(".py")
+    log_path = root / "_build" / "scripts" / profile / f"{page.name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, ROOT_ENV: str(root), "MPLBACKEND": "Agg"}
+    with open(log_path, "w", encoding="utf-8") as log:
+        done = subprocess.run([sys.executable, "-m", "drnlib.book", "--run-script", str(py_path), json.dumps(params)],
+                              cwd=py_path.parent, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        lines = [line for line in log_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        raise NotebookFailed(f"{page.name} failed: {lines[-1] if lines else 'no output'} "
+                             f"(log with the traceback: {_shown(log_path, root)})")
+    return log_path
 
 
 # Executing and rendering.
@@ -287,8 +350,9 @@ def render(root: Path, staged: Path) -> Path:
 
 
 def build(root: Path, profile: str = "smoke", only: list[str] | None = None, execute: bool = True,
-          log=print) -> Path:
-    """Run the notebooks (all, or `only`) at `profile` and render the book; return _build/html/index.html."""
+          log=print, script: bool = False) -> Path | None:
+    """Run the notebooks (all, or `only`) at `profile` and render the book; return _build/html/index.html.
+    `script`: run the pages as plain Python scripts and render nothing (results/<profile>/ is the product)."""
     check_profile(profile)
     root = root.resolve()
     pages = toc_pages(root)
@@ -300,10 +364,11 @@ def build(root: Path, profile: str = "smoke", only: list[str] | None = None, exe
                 raise ParameterError(f"--only {name}: no such notebook in _toc.yml" + _suggest(name, by_name))
         notebooks = [by_name[name] for name in dict.fromkeys(only)]
     to_run = notebooks if execute else []
-    problems = [problem for page in to_run for problem in pair_problems(page.source.with_suffix(".py"))]
-    if problems:
-        raise ParameterError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
-    params = {page.name: page_params(root, profile, page) for page in to_run}  # every check before any run
+    if not script:  # jupytext is needed to compare the pairs; script mode reads the .py alone
+        problems = [problem for page in to_run for problem in pair_problems(page.source.with_suffix(".py"))]
+        if problems:
+            raise ParameterError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+    params = {page.name: page_params(root, profile, page, script) for page in to_run}  # every check first
 
     os.environ[ROOT_ENV] = str(root)  # the kernels write results/<profile>/ into this book
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # ipykernel's debugger warning on stderr
@@ -316,13 +381,16 @@ def build(root: Path, profile: str = "smoke", only: list[str] | None = None, exe
         log(f"[{number}/{len(to_run)}] {page.name} ...", end=" ", flush=True)
         start = time.perf_counter()
         try:
-            execute_page(root, profile, page, params[page.name])
+            (execute_script if script else execute_page)(root, profile, page, params[page.name])
             log(f"ok ({time.perf_counter() - start:.1f} s)", flush=True)
         except NotebookFailed as err:
             log(f"FAILED ({time.perf_counter() - start:.1f} s)", flush=True)
             failures.append(str(err))
     if failures:
         raise NotebookFailed("; ".join(failures))
+    if script:
+        log(f"done: results in {_shown(root / 'results' / profile, root)}")
+        return None
 
     start = time.perf_counter()
     staged, unexecuted = stage(root, profile, pages)
@@ -349,9 +417,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (then render all)")
     parser.add_argument("--no-execute", action="store_true", help="render from the last executed notebooks")
     parser.add_argument("--root", type=Path, default=None, help="the book's root folder (default: this repository)")
+    parser.add_argument("--script", action="store_true",
+                        help="run the pages as plain Python scripts, without Jupyter, and render no HTML")
+    parser.add_argument("--run-script", nargs=2, metavar=("PAGE_PY", "PARAMS_JSON"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.run_script:  # the child process of --script
+        run_script(Path(args.run_script[0]), json.loads(args.run_script[1]))
+        return 0
     try:
-        build(args.root or repo_root(), args.profile, args.only, execute=not args.no_execute)
+        build(args.root or repo_root(), args.profile, args.only, execute=not args.no_execute, script=args.script)
     except (NotebookFailed, RenderFailed) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

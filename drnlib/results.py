@@ -412,7 +412,11 @@ def _relative(path: Path | None) -> str:
 def format_table(frame: pd.DataFrame, number_format: str = "{:.4g}", caption: str | None = None):
     """A Styler that prints numbers with `number_format` ("–" for missing) and looks like a plain DataFrame in the
     book (class "dataframe", padded cells); for tables that mix magnitudes, e.g. 1.0 next to 3.5e-08."""
-    styler = frame.style.format(lambda v: number_format.format(v) if _is_number(v) else ("–" if v is None or v != v else v))
+    try:
+        style = frame.style
+    except (ImportError, AttributeError):  # no jinja2 (pandas 3 raises AttributeError): the GPU machine runs
+        return frame                       # pages as plain scripts, and a plain frame serves there
+    styler = style.format(lambda v: number_format.format(v) if _is_number(v) else ("–" if v is None or v != v else v))
     styler = styler.set_table_attributes('class="dataframe"').set_table_styles(
         [{"selector": "th, td", "props": "padding: 0.25em 0.6em; text-align: right;"},
          {"selector": "caption", "props": "caption-side: bottom; text-align: left; font-size: 0.85em;"}])
@@ -527,5 +531,8 @@ def claims_table(claims: list[dict], record: Record | None = None, profile: str 
         rows.append({"claim": claim["claim"], "paper's evidence": claim["paper"], "ours": claim["ours"], verdict: holds})
     frame = pd.DataFrame(rows, columns=["claim", "paper's evidence", "ours", verdict])
     caption = f"Ours: {provenance_note(record)}." if record is not None else f"Ours: {profile} profile."
-    return format_table(frame, caption=caption).hide(axis="index").set_table_styles(
-        [{"selector": "td", "props": "text-align: left;"}], overwrite=False)
+    styled = format_table(frame, caption=caption)
+    if isinstance(styled, pd.DataFrame):
+        return styled
+    return styled.hide(axis="index").set_table_styles([{"selector": "td", "props": "text-align: left;"}],
+                                                      overwrite=False)

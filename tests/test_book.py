@@ -335,3 +335,41 @@ def test_jupyterlab_opens_a_py_page_as_a_notebook(tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+# Script mode: the GPU machine has torch, pandas, matplotlib, seaborn, tqdm and pyyaml, but no Jupyter stack.
+
+GPU_MACHINE_LACKS = ["IPython", "myst_nb", "jinja2", "papermill", "nbformat", "nbclient", "jupytext", "ipykernel"]
+
+
+def test_pages_run_as_plain_scripts_without_the_jupyter_stack(tmp_path, monkeypatch):
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\n"
+        f"BLOCKED = {GPU_MACHINE_LACKS!r}\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in BLOCKED:\n"
+        "            raise ImportError(f'{name} is not installed on the GPU machine')\n"
+        "sys.meta_path.insert(0, Block())\n")
+    root = copy_book(tmp_path / "book")
+    (root / "params" / "smoke" / "fig1_fig5.yaml").write_text("profile: smoke\narchs: resnet18,drn_a_18\n")
+    monkeypatch.setenv("PYTHONPATH", str(blocker))
+    assert book.build(root, "smoke", only=["fig1_fig5"], script=True, log=lambda *a, **k: None) is None
+    stored = json.loads((root / "results" / "smoke" / "fig1_fig5.json").read_text())
+    assert stored["values"]["rf"]["drn_a_18"] == stored["values"]["rf"]["resnet18"]
+    log = (root / "_build" / "scripts" / "smoke" / "fig1_fig5.log").read_text()
+    assert "Measured:" in log  # show_provenance printed instead of displaying
+    assert not (root / "_build" / "html").exists()
+    # the blocker works: the same interpreter cannot import the Jupyter stack
+    probe = subprocess.run([sys.executable, "-c", "import IPython"], capture_output=True, text=True)
+    assert probe.returncode != 0 and "not installed on the GPU machine" in probe.stderr
+
+
+def test_a_failing_script_names_the_page_and_its_log(tmp_path):
+    root = copy_book(tmp_path)
+    (root / "params" / "smoke" / "fig4.yaml").write_text("profile: smoke\ndilation: 1\n")
+    with pytest.raises(book.NotebookFailed, match=r"fig4 failed: .*ParameterError: dilation must be between 2 and 16.*"
+                                                  r"log with the traceback: .*fig4\.log"):
+        book.build(root, "smoke", only=["fig4"], script=True, log=lambda *a, **k: None)
