@@ -196,11 +196,11 @@ def check_notebook_params(notebook: Path, params: dict, origin: str, known: dict
     return known
 
 
-def page_params(root: Path, profile: str, page: Page, script: bool = False) -> dict:
-    """params/<profile>/NAME.yaml, checked against the notebook (or, for `script`, its .py), with `profile`
-    filled in when it has one."""
-    params = read_params(root, profile, page)
-    origin = f"params/{profile}/{page.name}.yaml"
+def page_params(root: Path, profile: str, page: Page, script: bool = False, overrides: dict | None = None) -> dict:
+    """params/<profile>/NAME.yaml (with `overrides` on top), checked against the notebook (or, for `script`, its
+    .py), with `profile` filled in when it has one."""
+    params = {**read_params(root, profile, page), **(overrides or {})}
+    origin = f"params/{profile}/{page.name}.yaml" + (" with --set" if overrides else "")
     source = page.source.with_suffix(".py") if script else page.source
     known = check_notebook_params(source, params, origin, script_parameters(source) if script else None)
     if "profile" in known:
@@ -350,9 +350,10 @@ def render(root: Path, staged: Path) -> Path:
 
 
 def build(root: Path, profile: str = "smoke", only: list[str] | None = None, execute: bool = True,
-          log=print, script: bool = False) -> Path | None:
+          log=print, script: bool = False, overrides: dict | None = None) -> Path | None:
     """Run the notebooks (all, or `only`) at `profile` and render the book; return _build/html/index.html.
-    `script`: run the pages as plain Python scripts and render nothing (results/<profile>/ is the product)."""
+    `script`: run the pages as plain Python scripts and render nothing (results/<profile>/ is the product).
+    `overrides`: parameter values that replace the params files' for every page run (e.g. {"arch": "drn_a_50"})."""
     check_profile(profile)
     root = root.resolve()
     pages = toc_pages(root)
@@ -368,7 +369,7 @@ def build(root: Path, profile: str = "smoke", only: list[str] | None = None, exe
         problems = [problem for page in to_run for problem in pair_problems(page.source.with_suffix(".py"))]
         if problems:
             raise ParameterError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
-    params = {page.name: page_params(root, profile, page, script) for page in to_run}  # every check first
+    params = {page.name: page_params(root, profile, page, script, overrides) for page in to_run}  # checks first
 
     os.environ[ROOT_ENV] = str(root)  # the kernels write results/<profile>/ into this book
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # ipykernel's debugger warning on stderr
@@ -419,13 +420,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=None, help="the book's root folder (default: this repository)")
     parser.add_argument("--script", action="store_true",
                         help="run the pages as plain Python scripts, without Jupyter, and render no HTML")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="override a parameter of the pages run (YAML value), e.g. --only table3 --set arch=drn_a_50")
     parser.add_argument("--run-script", nargs=2, metavar=("PAGE_PY", "PARAMS_JSON"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_script:  # the child process of --script
         run_script(Path(args.run_script[0]), json.loads(args.run_script[1]))
         return 0
     try:
-        build(args.root or repo_root(), args.profile, args.only, execute=not args.no_execute, script=args.script)
+        overrides = {}
+        for item in args.set:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise ParameterError(f"--set takes NAME=VALUE, got {item!r}")
+            overrides[name.strip()] = yaml.safe_load(value)
+        build(args.root or repo_root(), args.profile, args.only, execute=not args.no_execute, script=args.script,
+              overrides=overrides)
     except (NotebookFailed, RenderFailed) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

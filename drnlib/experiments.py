@@ -32,11 +32,13 @@ from .train.engine import CHECKPOINT
 
 # Settings that do not change what is trained (where it is written, how fast, how it is shown).
 NOT_IN_KEY = set(VOLATILE_FIELDS) | {"out_dir", "resume", "overwrite", "val_every", "amp", "channels_last"}
+# ... and those that do not change an evaluation's scores.
+EVAL_NOT_IN_KEY = {"out_dir", "workers", "device", "progress", "log_interval", "eval_batch_size", "data_root"}
 
 
-def settings_key(settings: dict) -> str:
-    """8 hex digits that identify a run's trained weights (or an evaluation's protocol)."""
-    kept = {k: v for k, v in sorted(settings.items()) if k not in NOT_IN_KEY}
+def settings_key(settings: dict, ignore=NOT_IN_KEY) -> str:
+    """8 hex digits that identify a run's trained weights (or, with other `ignore`, an evaluation's protocol)."""
+    kept = {k: v for k, v in sorted(settings.items()) if k not in ignore}
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
@@ -92,7 +94,8 @@ class Run:
         """`drnlib.train.evaluate_run` with these settings (e.g. task="localize", ten_crop=True), cached as
         eval-<key>.json in the run folder."""
         settings = {"out_dir": str(self.dir), "progress": False, **changes}
-        path = self.dir / f"eval-{settings_key({**changes, 'epochs': self.result.get('epochs')})}.json"
+        protocol = {**changes, "epochs": self.result.get("epochs")}  # every evaluation setting counts here
+        path = self.dir / f"eval-{settings_key(protocol, ignore=EVAL_NOT_IN_KEY)}.json"
         if path.is_file():
             return json.loads(path.read_text())
         return evaluate_run(settings, output=path)

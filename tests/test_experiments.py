@@ -41,6 +41,9 @@ def test_a_run_gives_its_model_for_other_tasks_and_caches_evaluations(tmp_path):
     cached = list(run.dir.glob("eval-*.json"))
     assert len(cached) == 1 and json.loads(cached[0].read_text())["loc_top1_error"] == scores["loc_top1_error"]
     assert run.evaluate(task="localize", loc_threshold=0.2) == scores
+    other = run.evaluate(task="localize", loc_threshold=0.2, ten_crop=True)  # another protocol, another file
+    assert len(list(run.dir.glob("eval-*.json"))) == 2 and other["protocol"]["ten_crop"]
+    assert run.evaluate(task="localize", loc_threshold=0.2, workers=1) == scores  # speed settings do not count
 
 
 def test_an_interrupted_run_resumes(tmp_path):
