@@ -86,8 +86,9 @@ class Run:
         config = dict(checkpoint["model_config"])
         if task is not None:
             config["task"] = task
-        model = model_from_config(config)
-        model.load_state_dict(checkpoint["model"])
+        with torch.device("meta"):  # no random initialisation to throw away: the weights come next
+            model = model_from_config(config)
+        model.load_state_dict(checkpoint["model"], assign=True)
         return model.to(device).eval()
 
     def evaluate(self, **changes) -> dict:
@@ -102,11 +103,12 @@ class Run:
 
 
 def trained(config: RunConfig | dict, profile: str, root: Path | None = None, extra_key: dict | None = None,
-            **fit_kwargs) -> Run:
+            in_process: bool = False, **fit_kwargs) -> Run:
     """The finished run for `config` at this profile: found, resumed or trained (see the module docstring).
 
     `extra_key`: settings outside RunConfig that change the result (e.g. the options of data sets passed to
     `fit` as `train_set` / `val_set` through `fit_kwargs`); they join the folder's key.
+    `in_process`: train here even at the paper profile (for runs the CLI cannot express, e.g. generated data).
     """
     config = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
     folder = run_dir(config, profile, root, extra_key)
@@ -116,7 +118,7 @@ def trained(config: RunConfig | dict, profile: str, root: Path | None = None, ex
         result = json.loads(result_file.read_text())
         if result.get("epochs") == config.epochs:
             return Run(config, result)
-    if profile == "paper":
+    if profile == "paper" and not in_process:
         raise ParameterError(f"the paper profile trains with torchrun, outside the notebook; run: "
                              f"{cli_command(config)}")
     resume = (folder / CHECKPOINT).is_file()
