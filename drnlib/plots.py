@@ -41,3 +41,27 @@ def dilation_legend(fig: plt.Figure, dilations=(1, 2, 4)) -> None:
     handles += [Rectangle((0, 0), 1, 1, color="#bbbbbb"), plt.Line2D([], [], color="#2ca02c", lw=2)]
     labels = [f"dilation {d}" for d in dilations] + ["max-pool", "stride 2"]
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=8)
+
+
+def path_gradient_panels(axes, stats_by_net: dict, colors=None) -> None:
+    """Veit et al. Fig. 6 / WoD Fig. 4 on two axes, one line per network (`drnlib.analysis.paths.path_statistics`
+    frames by label): left, the mean gradient magnitude at the input per path length k (log scale, +- one standard
+    deviation over the samples); right, mean x number of paths as a share of the total (where the gradient comes
+    from), with the share of paths of each length dashed (the binomial distribution)."""
+    left, right = axes
+    for i, (label, stats) in enumerate(stats_by_net.items()):
+        color = (colors or {}).get(label, f"C{i}")
+        k = stats.index.to_numpy()
+        left.plot(k, stats["mean"], marker="o", ms=3, color=color, label=label)
+        low = (stats["mean"] - stats["std"]).clip(lower=stats["mean"] * 1e-3)
+        left.fill_between(k, low, stats["mean"] + stats["std"], color=color, alpha=0.15, lw=0)
+        right.plot(k, stats["total_share"], marker="o", ms=3, color=color, label=f"{label}: gradient")
+        right.plot(k, stats["paths_share"] / stats["paths_share"].sum(), ls="--", color=color, alpha=0.6,
+                   label=f"{label}: paths")
+    left.set(yscale="log", xlabel="path length k (residual branches on the path)",
+             ylabel="gradient magnitude at input", title="gradient per path")
+    right.set(xlabel="path length k", ylabel="share of the total",
+              title="all paths of length k: gradient vs count")
+    for ax in axes:
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)

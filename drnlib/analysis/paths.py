@@ -6,6 +6,10 @@ A net of n residual units is an ensemble of 2^n paths; a path through k residual
   only their branches (and only through the shortcuts of the others), and record the gradient norm at the input
   divided by the batch size (WoD's change to Veit et al.). Forward values are unchanged (`Residual.gradient_path`).
 - `lesion_study(...)`: the error when one unit's branch is deleted (`Residual.lesioned`).
+- `path_statistics(...)`: per path length, the mean gradient, the number of paths and their product -- Veit et al.'s
+  "total gradient magnitude", which shows which path lengths the gradient actually comes from.
+- `unit_table`, `load_batches`, `top1_error`: what the book's pages need around these (which units project, fixed
+  images, the error of a lesioned net).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 
+import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -24,6 +30,22 @@ from ..models.blocks import Residual
 def residual_units(model: nn.Module) -> list[Residual]:
     """The units whose branch is added to a shortcut (DRN-C's non-residual levels 7-8 are not units)."""
     return [m for m in model.modules() if isinstance(m, Residual) and getattr(m, "residual", True)]
+
+
+def unit_table(model: nn.Module) -> pd.DataFrame:
+    """One row per residual unit, in forward order (unit 1 first): its module name, output channels and whether its
+    shortcut is a projection (a 1x1 conv: the first unit of a level, where width or resolution changes -- the
+    downsampling units of the CIFAR ResNets)."""
+    rows = []
+    units = set(map(id, residual_units(model)))
+    for name, module in model.named_modules():
+        if id(module) not in units:
+            continue
+        projection = getattr(module, "downsample", None) is not None or getattr(module, "shortcut", None) is not None
+        convs = [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+        rows.append({"unit": len(rows) + 1, "module": name, "channels": convs[-1].out_channels if convs else None,
+                     "projection": projection})
+    return pd.DataFrame(rows).set_index("unit")
 
 
 def path_length_distribution(n: int) -> list[int]:
@@ -84,3 +106,69 @@ def lesion_study(model: nn.Module, evaluate: Callable[[nn.Module], float], progr
     finally:
         _reset(units)
     return scores
+
+
+def path_statistics(gradients: dict[int, list[float]], n: int) -> pd.DataFrame:
+    """Per measured path length k (rows): the gradient magnitude's mean and standard deviation over the samples, the
+    number of paths C(n, k) and its share of all 2^n, and their product `total` = mean x C(n, k) (Veit et al. Fig. 6c:
+    how much gradient all paths of length k deliver together) with its share over the measured k."""
+    rows = []
+    for k in sorted(gradients):
+        values = np.asarray(gradients[k], dtype=float)
+        paths = math.comb(n, k)
+        rows.append({"k": k, "paths": float(paths), "paths_share": paths / 2.0 ** n, "mean": values.mean(),
+                     "std": values.std(), "samples": len(values), "total": values.mean() * paths})
+    frame = pd.DataFrame(rows).set_index("k")
+    frame["total_share"] = frame["total"] / frame["total"].sum()
+    return frame
+
+
+def effective_range(stats: pd.DataFrame, mass: float = 0.9) -> tuple[int, int]:
+    """The central range of path lengths that delivers `mass` of the total gradient (`path_statistics` rows):
+    the k where the cumulative share first reaches (1 - mass) / 2 and (1 + mass) / 2."""
+    if not 0 < mass < 1:
+        raise ValueError(f"mass must be in (0, 1), got {mass}")
+    cumulative = stats["total_share"].cumsum()
+    low = cumulative.index[np.argmax(cumulative.to_numpy() >= (1 - mass) / 2)]
+    high = cumulative.index[np.argmax(cumulative.to_numpy() >= (1 + mass) / 2 - 1e-12)]
+    return int(low), int(high)
+
+
+def decay_per_unit(stats: pd.DataFrame) -> float:
+    """Least-squares slope of log10(mean gradient) against k: the orders of magnitude the gradient loses per extra
+    residual branch on its path (0: every path length gets the same gradient)."""
+    kept = stats[stats["mean"] > 0]
+    if len(kept) < 2:
+        raise ValueError("need the mean gradient at two path lengths or more")
+    return float(np.polyfit(kept.index.to_numpy(dtype=float), np.log10(kept["mean"].to_numpy()), 1)[0])
+
+
+def load_batches(dataset: str, split: str, count: int, batch_size: int, device: str | torch.device = "cpu",
+                 root: str | None = None) -> list[tuple[Tensor, Tensor]]:
+    """`count` images of a classification data set with its evaluation transform (no augmentation), as
+    (images, labels) batches on `device`. The first `count` in the data set's deterministic round-robin order over
+    the classes, so a few images cover every class (a missing data set is drnlib.data's one-line DataError)."""
+    from ..data import build_dataset, default_transform
+    from ..errors import DataError
+
+    data = build_dataset(dataset, split, "classify", root=root, transform=default_transform(dataset, "val", "classify"),
+                         limit=count)
+    if len(data) < count:
+        raise DataError(f"{dataset} {split} has {len(data)} images, fewer than the {count} asked for")
+    samples = [data[i] for i in range(count)]
+    images = torch.stack([torch.as_tensor(image) for image, _ in samples])
+    labels = torch.tensor([int(label) for _, label in samples])
+    return [(images[i:i + batch_size].to(device), labels[i:i + batch_size].to(device))
+            for i in range(0, count, batch_size)]
+
+
+def top1_error(batches: list[tuple[Tensor, Tensor]]) -> Callable[[nn.Module], float]:
+    """An `evaluate` for `lesion_study`: the top-1 error (%) of a model on fixed batches (see `load_batches`)."""
+    total = sum(len(labels) for _, labels in batches)
+
+    @torch.no_grad()
+    def evaluate(model: nn.Module) -> float:
+        wrong = sum(int((model(images).argmax(1) != labels).sum()) for images, labels in batches)
+        return 100.0 * wrong / total
+
+    return evaluate
