@@ -38,8 +38,9 @@ profile: str = "smoke"  # smoke | mini | paper: which results/<profile>/ folder 
 archs: str = "resnet_cifar_20"  # comma-separated CIFAR ResNets to train and analyse: resnet_cifar_20, _56, _110
 epochs: int = 1  # training epochs (He et al.: 164)
 batch_size: int = 32  # training batch size (He et al.: 128)
-lr: float = 0.1  # initial learning rate, times 0.1 every `step` epochs (He et al.: 0.1)
-step: int = 82  # epochs between the learning-rate steps
+lr: float = 0.1  # initial learning rate (He et al.: 0.1)
+milestones: str = "82,123"  # comma-separated epochs at which the learning rate is divided by 10 (He et al.: 82,123)
+warmup_epochs: float = 0.0  # linear learning-rate warm-up from 0, in epochs (0: none)
 weight_decay: float = 0.0001  # SGD weight decay (He et al.: 1e-4)
 limit_train: int = 128  # training images, round-robin over the classes; 0 means all 50000
 limit_val: int = 50  # test images of the final evaluation; 0 means all 10000
@@ -62,7 +63,7 @@ import torch
 
 from drnlib import plots
 from drnlib.analysis import paths
-from drnlib.book import check, check_choice, check_int, check_number
+from drnlib.book import check, check_choice, check_int, check_number, parse_numbers
 from drnlib.models import build_model, normalize_name
 from drnlib.results import (claims_table, compare_profiles, format_table, glue_results, save_figure, save_results,
                             show_provenance, show_stored_figures)
@@ -77,7 +78,10 @@ for arch in arch_list:
 check_int("epochs", epochs, 1)
 check_int("batch_size", batch_size, 1)
 check_number("lr", lr, 0)
-check_int("step", step, 1)
+milestone_epochs = parse_numbers("milestones", milestones, int)
+check(all(b > a for a, b in zip((0, *milestone_epochs), milestone_epochs)),
+      f"milestones must be increasing positive epochs, got {milestones!r}")
+check_number("warmup_epochs", warmup_epochs, 0, epochs)
 check_number("weight_decay", weight_decay, 0)
 check_int("limit_train", limit_train, 0)
 check_int("limit_val", limit_val, 0)
@@ -133,8 +137,7 @@ plt.show()
 # or by the Figure A.4 page (which shares the ResNet-110 run), is found instead of trained again.
 
 # %%
-recipe = CifarRecipe(epochs=epochs, batch_size=batch_size, lr=lr, step=step, weight_decay=weight_decay,
-                     limit_train=limit_train, limit_val=limit_val, seed=seed)
+recipe = CifarRecipe.from_params(globals())
 runs = {arch: recipe.run(arch, profile, workers, device) for arch in arch_list}
 models = {arch: run.model(device=run_device) for arch, run in runs.items()}
 training = pd.DataFrame({arch: {"units": unit_counts[arch], "params": run.result["params"],
@@ -245,7 +248,7 @@ record = save_results(
             f"for lesions)",
     tables={"training": training, "effective": effective,
             **{f"lesion_{a}": t for a, t in lesions.items()}, **{f"paths_{a}": s for a, s in path_stats.items()}},
-    params={"archs": arch_list, "epochs": epochs, "batch_size": batch_size, "lr": lr, "step": step,
+    params={"archs": arch_list, "epochs": epochs, "batch_size": batch_size, "lr": lr, "milestones": milestones, "warmup_epochs": warmup_epochs,
             "weight_decay": weight_decay, "limit_train": limit_train, "limit_val": limit_val, "seed": seed,
             "k_step": k_step, "runs": {a: str(r.dir) for a, r in runs.items()}})
 glue_results(record)

@@ -42,8 +42,9 @@ resnet: str = "resnet_cifar_20"  # the CIFAR ResNet (the paper: resnet_cifar_110
 wod_arch: str = "224-0-1-1-1-1-1-1"  # the Wider-or-Deeper net, a name string (the paper: Model A, 224-0-3-3-6-3-1-1)
 epochs: int = 1  # training epochs (He et al.: 164)
 batch_size: int = 32  # training batch size (He et al.: 128)
-lr: float = 0.1  # initial learning rate, times 0.1 every `step` epochs (He et al.: 0.1)
-step: int = 82  # epochs between the learning-rate steps
+lr: float = 0.1  # initial learning rate (He et al.: 0.1)
+milestones: str = "82,123"  # comma-separated epochs at which the learning rate is divided by 10 (He et al.: 82,123)
+warmup_epochs: float = 0.0  # linear learning-rate warm-up from 0, in epochs (0: none)
 weight_decay: float = 0.0001  # SGD weight decay (He et al.: 1e-4)
 wod_lr: float = 0.05  # initial learning rate of the WoD net (WoD's 0.1 at batch 256, scaled to batch 128)
 limit_train: int = 128  # training images, round-robin over the classes; 0 means all 50000
@@ -65,7 +66,7 @@ import torch
 
 from drnlib import plots
 from drnlib.analysis import paths
-from drnlib.book import check, check_choice, check_int, check_number
+from drnlib.book import check, check_choice, check_int, check_number, parse_numbers
 from drnlib.models import normalize_name
 from drnlib.models.specs import is_wod_name
 from drnlib.results import (claims_table, compare_profiles, format_table, glue_results, save_figure, save_results,
@@ -80,7 +81,10 @@ check(is_wod_name(wod_arch), f"wod_arch must be a Wider-or-Deeper name string li
 check_int("epochs", epochs, 1)
 check_int("batch_size", batch_size, 1)
 check_number("lr", lr, 0)
-check_int("step", step, 1)
+milestone_epochs = parse_numbers("milestones", milestones, int)
+check(all(b > a for a, b in zip((0, *milestone_epochs), milestone_epochs)),
+      f"milestones must be increasing positive epochs, got {milestones!r}")
+check_number("warmup_epochs", warmup_epochs, 0, epochs)
 check_number("weight_decay", weight_decay, 0)
 check_number("wod_lr", wod_lr, 0)
 check_int("limit_train", limit_train, 0)
@@ -103,8 +107,7 @@ run_device = "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu
 # the 128 of the mini and paper profiles (scaled linearly).
 
 # %%
-recipe = CifarRecipe(epochs=epochs, batch_size=batch_size, lr=lr, step=step, weight_decay=weight_decay,
-                     limit_train=limit_train, limit_val=limit_val, seed=seed)
+recipe = CifarRecipe.from_params(globals())
 recipes = {resnet: recipe, wod_arch: dataclasses.replace(recipe, lr=wod_lr)}
 labels = {resnet: resnet, wod_arch: f"WoD {wod_arch}"}
 runs = {arch: recipes[arch].run(arch, profile, workers, device) for arch in labels}
@@ -189,7 +192,7 @@ record = save_results(
                                                       for label, s in summary.items()}},
     params={"resnet": resnet, "wod_arch": wod_arch, "epochs": epochs, "batch_size": batch_size, "lr": lr,
             "wod_lr": wod_lr,
-            "step": step, "weight_decay": weight_decay, "limit_train": limit_train, "limit_val": limit_val,
+            "milestones": milestones, "warmup_epochs": warmup_epochs, "weight_decay": weight_decay, "limit_train": limit_train, "limit_val": limit_val,
             "seed": seed, "k_step": k_step, "runs": {a: str(r.dir) for a, r in runs.items()}})
 glue_results(record)
 show_provenance(record)

@@ -501,3 +501,11 @@ def check_path(name: str, value: str, kind: str = "file") -> Path | None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def parse_numbers(name: str, text: str, kind=float) -> tuple:
+    """A comma-separated parameter such as "82,123" or "0.5, 1, 1.5" as a tuple of `kind` ("" gives ())."""
+    try:
+        return tuple(kind(part) for part in str(text).split(",") if part.strip())
+    except ValueError:
+        raise ParameterError(f"{name} must be comma-separated {kind.__name__} values, got {text!r}") from None

@@ -49,7 +49,7 @@ EXAMPLES = {
 SHORT = {"arch": ["-a"], "dataset": ["-d"], "batch_size": ["-b"], "workers": ["-j"], "crop_size": ["-s"],
          "out_dir": ["-o"], "weight_decay": ["--wd"]}
 CHOICES = {"task": {"train": ["classify", "segment"], "evaluate": ["classify", "segment", "localize"]},
-           "schedule": {"train": ["step", "poly", "linear", "constant"]}}
+           "schedule": {"train": None}}  # filled from drnlib.train.schedules.SCHEDULES in build_parser
 
 
 def _option_type(annotation: str):
@@ -65,7 +65,9 @@ def _option_type(annotation: str):
 
 def build_parser() -> argparse.ArgumentParser:
     from drnlib.train.config import RunConfig
+    from drnlib.train.schedules import SCHEDULES
 
+    CHOICES["schedule"]["train"] = list(SCHEDULES)
     parser = argparse.ArgumentParser(prog="python -m drnlib", description=(
         "Dilated Residual Networks / Wider-or-Deeper: train and evaluate. Each option is a field of "
         "drnlib.train.RunConfig, the API the notebooks use."))

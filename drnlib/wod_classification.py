@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .book import parse_numbers
 from .experiments import Run, trained
 from .results import published
 from .train import RunConfig
@@ -22,14 +23,15 @@ from .train import RunConfig
 
 @dataclass(frozen=True)
 class CifarRecipe:
-    """He et al.'s CIFAR-10 recipe as the path pages parameterise it: SGD with momentum 0.9, step decay x0.1 every
-    `step` epochs, 4-pixel padding + random 32x32 crop + flip (the data layer's CIFAR recipe).
-    `limit_train` / `limit_val` of 0 mean the whole split."""
+    """He et al.'s CIFAR-10 recipe as the path pages parameterise it: SGD with momentum 0.9, the rate divided by 10
+    at each of `milestones` (epochs), an optional linear warm-up, 4-pixel padding + random 32x32 crop + flip (the
+    data layer's CIFAR recipe). `limit_train` / `limit_val` of 0 mean the whole split."""
 
     epochs: int
     batch_size: int
     lr: float
-    step: int
+    milestones: tuple
+    warmup_epochs: float
     weight_decay: float
     limit_train: int
     limit_val: int
@@ -37,12 +39,16 @@ class CifarRecipe:
 
     @classmethod
     def from_params(cls, params: dict) -> "CifarRecipe":
-        """The recipe from a page's parameters (extra names, such as `profile` or `archs`, are ignored)."""
-        return cls(**{f.name: params[f.name] for f in dataclasses.fields(cls)})
+        """The recipe from a page's parameters (extra names, such as `profile` or `archs`, are ignored;
+        `milestones` is the pages' comma-separated string)."""
+        values = {f.name: params[f.name] for f in dataclasses.fields(cls)}
+        values["milestones"] = parse_numbers("milestones", values["milestones"], int)
+        return cls(**values)
 
     def config(self, arch: str, workers: int = 0, device: str = "auto") -> RunConfig:
         return RunConfig(arch=arch, dataset="cifar10", task="classify", crop_size=32, epochs=self.epochs,
-                         batch_size=self.batch_size, lr=self.lr, schedule="step", step=self.step,
+                         batch_size=self.batch_size, lr=self.lr, schedule="multistep",
+                         milestones=self.milestones, warmup_epochs=self.warmup_epochs,
                          weight_decay=self.weight_decay, limit_train=self.limit_train or None,
                          limit_val=self.limit_val or None, seed=self.seed, workers=workers, device=device,
                          progress=False)

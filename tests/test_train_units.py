@@ -139,3 +139,14 @@ def test_ohem_loss_by_hand():
     assert torch.allclose(ohem_cross_entropy(logits, target, min_kept=3), expected_all, atol=1e-6)
     # min_kept larger than the valid pixels: all valid pixels, the ignored one never
     assert torch.allclose(ohem_cross_entropy(logits, target, min_kept=256), expected_all, atol=1e-6)
+
+
+def test_multistep_schedule_and_warmup():
+    at = lambda e, **kw: lr_at(e, lr=0.1, schedule="multistep", epochs=164, milestones=(82, 123), **kw)
+    assert at(0) == 0.1 and at(81.9) == 0.1 and at(82) == pytest.approx(0.01) and at(123.5) == pytest.approx(0.001)
+    assert at(0.5, warmup=1.0) == pytest.approx(0.05) and at(1.0, warmup=1.0) == 0.1 and at(0, warmup=1.0) == 0.0
+    with pytest.raises(ParameterError, match="multistep schedule needs --milestones"):
+        RunConfig(schedule="multistep")
+    with pytest.raises(ParameterError, match="milestones must be increasing"):
+        RunConfig(schedule="multistep", milestones=(123, 82))
+    assert RunConfig(schedule="multistep", milestones=[82, 123]).to_dict()["milestones"] == [82.0, 123.0]

@@ -47,9 +47,13 @@ class RunConfig:
     lr: float = knob(0.1, "initial learning rate (DRN: 0.1 ImageNet, 0.01 Cityscapes)", "train")
     momentum: float = knob(0.9, "SGD momentum", "train")
     weight_decay: float = knob(1e-4, "SGD weight decay (on every parameter, as DRN's code)", "train")
-    schedule: str = knob("step", "learning-rate schedule: step (lr*0.1^(epoch//step)), poly "
-                                 "(lr*(1-epoch/epochs)^0.9), linear (lr -> lr_end), constant", "train")
+    schedule: str = knob("step", "learning-rate schedule: step (lr*0.1^(epoch//step)), multistep (x0.1 at each "
+                                 "of --milestones), poly (lr*(1-epoch/epochs)^0.9), linear (lr -> lr_end), "
+                                 "constant", "train")
     step: int = knob(30, "epochs between the x0.1 steps of the step schedule", "train")
+    milestones: tuple = knob((), "epochs at which the multistep schedule multiplies the rate by 0.1 (He et al. "
+                                 "CIFAR: 82 123)", "train")
+    warmup_epochs: float = knob(0.0, "linear warm-up of the rate from 0 over this many epochs (0: none)", "train")
     lr_end: float = knob(0.0, "final learning rate of the linear schedule (WoD: 1e-6)", "train")
     # Data and augmentation
     crop_size: int = knob(224, "input size: training crop (classification: random-resized crop; segmentation: "
@@ -107,6 +111,8 @@ class RunConfig:
     def __post_init__(self):
         self.scales = tuple(float(s) for s in (self.scales if isinstance(self.scales, (list, tuple))
                                                else [self.scales]))
+        self.milestones = tuple(float(m) for m in (self.milestones if isinstance(self.milestones, (list, tuple))
+                                                   else [self.milestones]))
         self.validate()
 
     def validate(self) -> "RunConfig":
@@ -122,6 +128,10 @@ class RunConfig:
         need(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
         need(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         need(self.step >= 1, f"step must be >= 1, got {self.step}")
+        need(list(self.milestones) == sorted(self.milestones) and all(m > 0 for m in self.milestones),
+             f"milestones must be increasing positive epochs, got {list(self.milestones)}")
+        need(self.schedule != "multistep" or self.milestones, "the multistep schedule needs --milestones")
+        need(self.warmup_epochs >= 0, f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
         need(self.crop_size >= 8, f"crop_size must be >= 8, got {self.crop_size}")
         need(self.scale == 0 or self.scale >= 1, f"scale must be 0 (off) or >= 1, got {self.scale}")
         need(self.rotate >= 0, f"rotate must be >= 0, got {self.rotate}")
@@ -151,6 +161,7 @@ class RunConfig:
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
         out["scales"] = list(self.scales)
+        out["milestones"] = list(self.milestones)
         return out
 
     def replace(self, **changes) -> "RunConfig":

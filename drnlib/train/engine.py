@@ -194,7 +194,8 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
     else:
         seed_everything(cfg.seed + procs.rank)  # augmentation streams differ between processes
     scheduler = make_scheduler(optimizer, iterations, lr=cfg.lr, schedule=cfg.schedule, epochs=cfg.epochs,
-                               step=cfg.step, lr_end=cfg.lr_end, done_iterations=done_iterations)
+                               step=cfg.step, lr_end=cfg.lr_end, milestones=cfg.milestones,
+                               warmup=cfg.warmup_epochs, done_iterations=done_iterations)
     step_net = torch.compile(net) if cfg.compile else net
 
     if procs.is_main:
