@@ -21,7 +21,8 @@
 # (c) is a grid. Gridding appears whenever a feature map has higher-frequency content than the sampling rate of the
 # dilated convolution that reads it. This page redraws the example for any dilation, then goes beyond the paper: it
 # defines a **measure** of gridding, checks it on maps whose answer is known, and applies it to the levels of
-# ResNet-18, DRN-A-18, DRN-B-26 and DRN-C-26.
+# ResNet-18, DRN-A-18, DRN-B-26 and DRN-C-26 as trained on the Table 1 page (on Tiny-ImageNet-100, standing in for
+# the paper's ImageNet, at the mini profile).
 
 # %% tags=["parameters"]
 profile: str = "smoke"  # smoke | mini | paper: which results/<profile>/ folder this run writes
@@ -29,14 +30,25 @@ dilation: int = 2  # dilation of the didactic convolution (the paper's Figure 4 
 size: int = 33  # side of the didactic feature map, in pixels
 max_layers: int = 4  # the didactic example stacks 1..max_layers dilated convolutions
 period: int = 4  # period whose gridding is measured in the networks: 4, the largest dilation of the DRNs
-dataset: str = "synthetic"  # images for the networks: synthetic needs no data; camvid, tiny_imagenet, imagenet...
+image_dataset: str = "synthetic"  # images for the networks: synthetic needs no data; camvid, tiny_imagenet...
 input_size: int = 256  # side of the network input images, in pixels
 num_images: int = 1  # number of input images for the network measurements
-seed: int = 0  # seeds the random weights and the validation maps
-checkpoint_resnet18: str = ""  # trained weights for ResNet-18; empty: random initialisation
-checkpoint_drn_a_18: str = ""  # trained weights for DRN-A-18; empty: random initialisation
-checkpoint_drn_b_26: str = ""  # trained weights for DRN-B-26; empty: random initialisation
-checkpoint_drn_c_26: str = ""  # trained weights for DRN-C-26; empty: random initialisation
+seed: int = 0  # seeds the random weights and the validation maps; classifiers: random seed
+checkpoint_resnet18: str = ""  # weights for ResNet-18; empty: the shared classifier if trained, else random
+checkpoint_drn_a_18: str = ""  # weights for DRN-A-18; empty: the shared classifier if trained, else random
+checkpoint_drn_b_26: str = ""  # weights for DRN-B-26; empty: the shared classifier if trained, else random
+checkpoint_drn_c_26: str = ""  # weights for DRN-C-26; empty: the shared classifier if trained, else random
+dataset: str = "tiny_imagenet"  # classifiers: training data (tiny_imagenet stands in for imagenet)
+epochs: int = 1  # classifiers: training epochs
+batch_size: int = 16  # classifiers: batch size
+crop_size: int = 24  # classifiers: training crop and evaluation centre crop, in pixels
+lr: float = 0.01  # classifiers: initial learning rate, divided by 10 every step epochs
+step: int = 30  # classifiers: epochs between learning-rate steps
+limit_train: int = 32  # classifiers: training images, taken round-robin over the classes (0: all)
+limit_val: int = 10  # classifiers: validation images (0: all)
+holdout: int = 8  # classifiers: training images held out to choose the localization threshold on
+workers: int = 0  # data loader worker processes
+device: str = "auto"  # auto | cpu | cuda
 
 # %%
 import matplotlib.pyplot as plt
@@ -45,6 +57,7 @@ import torch
 
 from drnlib.analysis import gridding
 from drnlib.analysis.activations import strongest_map
+from drnlib.analysis.classifiers import classifier_config, find_classifier, torch_device
 from drnlib.book import check, check_choice, check_int, check_path
 from drnlib.data.factory import list_datasets
 from drnlib.models import build_model, load_weights
@@ -57,13 +70,17 @@ check_int("size", size, 4 * dilation, 1024)
 check(size >= 2 * dilation * max_layers + 1, f"size must be at least {2 * dilation * max_layers + 1} to hold "
       f"{max_layers} stacked {dilation}-dilated 3x3 convolutions, got {size}")
 check_int("period", period, 2, 64)
-check_choice("dataset", dataset, list_datasets())
+check_choice("image_dataset", image_dataset, list_datasets())
 check_int("input_size", input_size, 32, 4096)
 check_int("num_images", num_images, 1, 256)
 check_int("seed", seed, 0)
 checkpoints = {arch: check_path(f"checkpoint_{arch}", path) for arch, path in {
     "resnet18": checkpoint_resnet18, "drn_a_18": checkpoint_drn_a_18,
     "drn_b_26": checkpoint_drn_b_26, "drn_c_26": checkpoint_drn_c_26}.items()}
+settings = dict(dataset=dataset, epochs=epochs, batch_size=batch_size, crop_size=crop_size, lr=lr, step=step,
+                limit_train=limit_train, limit_val=limit_val, holdout=holdout, seed=seed, workers=workers,
+                device=device)
+classifier_config("resnet18", **settings)  # the shared classifiers' settings, checked (nothing is trained here)
 
 # %% [markdown]
 # ## The didactic example
@@ -130,28 +147,32 @@ plt.show()
 # ## Gridding in the networks
 #
 # Every level's output of the four networks of the paper's Figure 3, on the same images, measured at period
-# {glue:text}`period`. The weights are **randomly initialised** unless a checkpoint is given (parameters
-# `checkpoint_<arch>`): the paper's artifacts come from trained networks, so until trained models are stored these
-# numbers only show what the architectures do before training. The images come from the validation split of
-# {glue:text}`dataset` (generated scenes at the smoke profile), resized to {glue:text}`input_size` pixels
-# square; number of images: {glue:text}`num_images`.
+# {glue:text}`period`. The paper's artifacts come from trained networks, so the weights are those of the
+# classifiers trained on the Table 1 page (the same runs, found by their settings; this page trains nothing)
+# unless a checkpoint is given (parameters `checkpoint_<arch>`); a network that has not been trained yet is
+# measured at its **random initialisation**, which the "weights" column says. The images come from the validation
+# split of {glue:text}`image_dataset` (generated scenes at the smoke profile), resized to {glue:text}`input_size`
+# pixels square; number of images: {glue:text}`num_images`.
 
 # %%
-device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-images = gridding.input_images(dataset, num_images, input_size).to(device)
-rows, strongest = [], {}
+compute = torch_device(device)
+images = gridding.input_images(image_dataset, num_images, input_size).to(compute)
+rows, strongest, weights_used = [], {}, {}
 for arch, checkpoint in checkpoints.items():
+    run = None if checkpoint is not None else find_classifier(arch, profile, **settings)
     torch.manual_seed(seed)
-    model = build_model(arch).to(device)
+    model = run.model(device=compute) if run is not None else build_model(arch).to(compute)
     if checkpoint is not None:
         load_weights(model, checkpoint, backbone_only=True)
     outputs = gridding.level_outputs(model, images)
-    weights = str(checkpoint or "random init")
+    epochs_trained = run.result["epochs"] if run else 0
+    weights = str(checkpoint) if checkpoint else (f"trained ({epochs_trained} ep.)" if run else "random init")
+    weights_used[arch] = weights
     rows += [{"arch": arch, "weights": weights, **row} for row in gridding.level_gridding(outputs, period)]
     strongest[arch] = strongest_map(list(outputs.values())[-1][0])[0].cpu()
 levels = pd.DataFrame(rows)
 last = levels.groupby("arch", sort=False).tail(1).set_index("arch")
-format_table(last.drop(columns=["weights", "channels", "width"]))
+format_table(last.drop(columns=["channels", "width"]))
 
 # %% [markdown]
 # The last level's most active channel for the first image, as the paper draws them in its Figure 3:
@@ -174,7 +195,8 @@ for arch, group in levels.groupby("arch", sort=False):
     ax.plot(range(first_level, first_level + len(group)), group["index"], marker="o", label=arch)
 ax.axhline(0, color="gray", lw=0.8)
 ax.set(xlabel="level (numbered as in the paper's Figure 5)", ylabel=f"gridding index (period {period})",
-       title="gridding by level" + ("" if any(checkpoints.values()) else " (random weights)"))
+       title="gridding by level" + ("" if any(w != "random init" for w in weights_used.values())
+                                    else " (random weights)"))
 ax.legend()
 plt.show()
 
@@ -189,13 +211,13 @@ values = {
     "validation": {"pure_grid_share": share["pure grid"], "grid_noise_share": share["grid + equal-power noise"],
                    "white_noise_share": share["white noise"], "smooth_share": share["smooth field"],
                    "chance": validation.loc["white noise", "chance"]},
-    "index": last["index"].to_dict(), "period": period, "dataset": dataset, "input_size": input_size,
-    "num_images": num_images,
+    "index": last["index"].to_dict(), "period": period, "image_dataset": image_dataset, "input_size": input_size,
+    "num_images": num_images, "weights": weights_used,
 }
-record = save_results("fig4", profile, values, dataset=f"{dataset} val ({num_images} x {input_size} px)",
+record = save_results("fig4", profile, values, dataset=f"{image_dataset} val ({num_images} x {input_size} px)",
                       tables={"validation": validation, "stack": stack, "levels": levels},
                       params={"dilation": dilation, "size": size, "max_layers": max_layers, "seed": seed,
-                              "checkpoints": {a: str(c or "") for a, c in checkpoints.items()}})
+                              "checkpoints": {a: str(c or "") for a, c in checkpoints.items()}, **settings})
 glue_results(record)
 show_provenance(record)
 

@@ -146,8 +146,8 @@ def test_the_book_command_refuses_unknown_parameters_before_running_anything(tmp
     (root / "params" / "smoke" / "fig4.yaml").write_text("profile: mini\n")
     with pytest.raises(ParameterError, match="sets profile 'mini', but the book is built at 'smoke'"):
         book.page_params(root, "smoke", next(p for p in book.toc_pages(root) if p.name == "fig4"))
-    with pytest.raises(ParameterError, match="--only fig5: no such notebook in _toc.yml; did you mean .*fig4"):
-        book.build(root, "smoke", only=["fig5"])
+    with pytest.raises(ParameterError, match="--only fig44: no such notebook in _toc.yml; did you mean fig4"):
+        book.build(root, "smoke", only=["fig44"])
     (root / "params" / "mini" / "fig4.yaml").unlink()
     with pytest.raises(ParameterError, match="missing params/mini/fig4.yaml"):
         book.build(root, "mini")
