@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import xml.etree.ElementTree as ET
@@ -18,11 +19,18 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
 def _image_files(folder: Path) -> list[Path]:
-    """Image files of a folder, sorted by name (os.scandir: fast on large folders)."""
+    """Image files of a folder, sorted by name. Listings are cached per folder and its modification time (which
+    changes when a file is added or removed): every training run and evaluation builds its data sets anew, and
+    listing Tiny ImageNet's 30,000 files each time cost about half a second."""
+    return list(_listing(str(folder), os.stat(folder).st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=4096)
+def _listing(folder: str, mtime_ns: int) -> tuple[Path, ...]:
     with os.scandir(folder) as entries:
-        return sorted(
+        return tuple(sorted(
             (Path(e.path) for e in entries if e.is_file() and e.name.lower().endswith(IMAGE_SUFFIXES)), key=lambda p: p.name
-        )
+        ))
 
 
 def _class_folders(folder: Path) -> list[str]:
