@@ -57,11 +57,12 @@ import torch
 
 from drnlib.analysis import gridding
 from drnlib.analysis.activations import strongest_map
-from drnlib.analysis.classifiers import classifier_config, find_classifier, torch_device
 from drnlib.book import check, check_choice, check_int, check_path
 from drnlib.data.factory import list_datasets
 from drnlib.models import build_model, load_weights
+from drnlib.pages.drn_classification import classifier_config, find_classifier
 from drnlib.results import compare_profiles, format_table, glue_results, save_results, show_provenance
+from drnlib.train import resolve_device
 
 check_choice("profile", profile, ["smoke", "mini", "paper"])
 check_int("dilation", dilation, 2, 16)
@@ -155,7 +156,7 @@ plt.show()
 # pixels square; number of images: {glue:text}`num_images`.
 
 # %%
-compute = torch_device(device)
+compute = resolve_device(device)
 images = gridding.input_images(image_dataset, num_images, input_size).to(compute)
 rows, strongest, weights_used = [], {}, {}
 for arch, checkpoint in checkpoints.items():

@@ -55,13 +55,14 @@ import pandas as pd
 import torch
 
 from drnlib.analysis.activations import strongest_map
-from drnlib.analysis.classifiers import (classifier_config, high_frequency_chance, high_frequency_share,
-                                         level_inputs, nowrap, parse_archs, peak_to_mean, pretty, radial_spectrum,
-                                         torch_device, train_classifiers, validation_images)
 from drnlib.book import check, check_choice, check_int, check_number
 from drnlib.models import build_model
+from drnlib.pages.drn_classification import (classifier_config, high_frequency_chance, high_frequency_share,
+                                             level_inputs, nowrap, parse_archs, peak_to_mean, pretty, radial_spectrum,
+                                             train_classifiers, validation_images)
 from drnlib.results import (claims_table, compare_profiles, format_table, glue_results, save_figure, save_results,
                             show_provenance, show_stored_figures)
+from drnlib.train import resolve_device
 
 check_choice("profile", profile, ["smoke", "mini", "paper"])
 arch_list = parse_archs(archs)
@@ -75,7 +76,7 @@ settings = dict(dataset=dataset, epochs=epochs, batch_size=batch_size, crop_size
                 limit_train=limit_train, limit_val=limit_val, holdout=holdout, seed=seed, workers=workers,
                 device=device)
 classifier_config(arch_list[0], **settings)  # every training setting checked before anything runs
-compute = torch_device(device)
+compute = resolve_device(device)
 
 # %% [markdown]
 # ## Figure 6

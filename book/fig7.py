@@ -57,11 +57,12 @@ import torch
 from drnlib.analysis import gridding
 from drnlib.analysis.activations import strongest_map
 from drnlib.analysis.architecture import level_table
-from drnlib.analysis.classifiers import (class_maps, classifier_config, nowrap, parse_archs, pretty,
-                                         torch_device, train_classifiers, validation_images)
 from drnlib.book import check_choice, check_int
+from drnlib.pages.drn_classification import (class_maps, classifier_config, nowrap, parse_archs, pretty,
+                                             train_classifiers, validation_images)
 from drnlib.results import (claims_table, compare_profiles, format_table, glue_results, save_figure, save_results,
                             show_provenance, show_stored_figures)
+from drnlib.train import resolve_device
 
 check_choice("profile", profile, ["smoke", "mini", "paper"])
 arch_list = parse_archs(arch + ("," + compare if compare.strip() else ""))
@@ -73,7 +74,7 @@ settings = dict(dataset=dataset, epochs=epochs, batch_size=batch_size, crop_size
                 limit_train=limit_train, limit_val=limit_val, holdout=holdout, seed=seed, workers=workers,
                 device=device)
 classifier_config(arch_list[0], **settings)  # every training setting checked before anything runs
-compute = torch_device(device)
+compute = resolve_device(device)
 
 
 # %% [markdown]

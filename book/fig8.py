@@ -55,11 +55,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from drnlib import experiments, segmentation
+from drnlib import experiments
 from drnlib.book import check, check_choice, check_int, check_number, check_path
 from drnlib.data import build_dataset
 from drnlib.data.factory import list_datasets
 from drnlib.models import list_models, normalize_name
+from drnlib.pages import drn_segmentation as segmentation
 from drnlib.results import (claims_table, compare_profiles, format_table, glue_results, published, save_figure,
                             save_results, show_provenance, show_stored_figures)
 from drnlib.train.tasks import get_task

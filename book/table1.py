@@ -50,9 +50,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from drnlib.analysis.architecture import count_parameters, trace_layers
-from drnlib.analysis.classifiers import (classifier_config, comparison_claim, parse_archs, pretty,
-                                         nowrap, train_classifiers)
 from drnlib.book import check_choice, check_number
+from drnlib.pages.drn_classification import (classifier_config, comparison_claim, parse_archs, pretty, nowrap,
+                                             train_classifiers)
 from drnlib.results import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours, published,
                             save_figure, save_results, show_provenance, show_stored_figures)
 

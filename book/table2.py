@@ -52,12 +52,13 @@ import torch
 from matplotlib.patches import Rectangle
 
 from drnlib.analysis.architecture import final_resolution
-from drnlib.analysis.classifiers import (classifier_config, comparison_claim, nowrap, parse_archs, pretty,
-                                         torch_device, train_classifiers, validation_images)
 from drnlib.book import check, check_choice, check_int
 from drnlib.eval.localization import class_boxes
+from drnlib.pages.drn_classification import (classifier_config, comparison_claim, nowrap, parse_archs, pretty,
+                                             train_classifiers, validation_images)
 from drnlib.results import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours, published,
                             save_figure, save_results, show_provenance, show_stored_figures)
+from drnlib.train import resolve_device
 
 check_choice("profile", profile, ["smoke", "mini", "paper"])
 arch_list = parse_archs(archs)
@@ -67,7 +68,7 @@ settings = dict(dataset=dataset, epochs=epochs, batch_size=batch_size, crop_size
                 device=device)
 classifier_config(arch_list[0], **settings)  # every training setting checked before anything runs
 check(holdout > 0, "holdout must be > 0: the localization threshold is chosen on held-out training images")
-compute = torch_device(device)
+compute = resolve_device(device)
 paper = published("drn", "table2_localization_error")
 
 # %% [markdown]

@@ -60,10 +60,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from drnlib import experiments, segmentation
-from drnlib.book import check, check_choice, check_int, check_number, check_path
+from drnlib import experiments
+from drnlib.book import check, check_choice, check_int, check_number, check_path, parse_scales
 from drnlib.data.factory import list_datasets
 from drnlib.models import list_models, normalize_name
+from drnlib.pages import drn_segmentation as segmentation
 from drnlib.results import (claims_table, compare_profiles, format_table, glue_results, load_all_profiles,
                             paper_vs_ours, published, save_figure, show_provenance, show_stored_figures)
 
@@ -84,7 +85,7 @@ check_int("limit_train", limit_train, 0)
 check(limit_train == 0 or limit_train >= batch_size,
       f"limit_train {limit_train} is less than one batch of {batch_size}: nothing would be trained")
 check_int("limit_val", limit_val, 0)
-test_scales = segmentation.parse_scales(scales)
+test_scales = parse_scales(scales)
 check_path("init_from", init_from)
 check_int("val_every", val_every, 0)
 check_int("seed", seed, 0)
@@ -120,8 +121,9 @@ format_table(paper_table, "{:.1f}", caption=f"Source: {paper.attrs['source']}.")
 # %%
 config = segmentation.run_config(arch, **settings)
 run = experiments.trained(config, profile)
-single = segmentation.evaluate(run, (1.0,), limit_val, workers, device)
-multi = segmentation.evaluate(run, test_scales, limit_val, workers, device) if test_scales != (1.0,) else None
+protocol = dict(split="val", flip=False, limit_val=limit_val or None, workers=workers, device=device)
+single = run.evaluate(scales=[1.0], **protocol)  # each protocol is computed once, then cached with the run
+multi = run.evaluate(scales=list(test_scales), **protocol) if test_scales != (1.0,) else None
 entry = segmentation.arch_entry(run, single, multi, test_scales)
 curves = run.metrics()
 curves = curves[[c for c in ("epoch", "lr", "train_loss", "val_loss", "val_miou", "val_pixel_acc") if c in curves]]

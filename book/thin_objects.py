@@ -60,17 +60,16 @@ import time
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
-import torch
 from matplotlib.patches import Rectangle
 
 from drnlib.analysis.architecture import trace_layers
 from drnlib.book import check, check_choice, check_int, check_number
 from drnlib.data import SyntheticScenes
 from drnlib.models import list_models, normalize_name
+from drnlib.pages.thin_objects import (at_level, compare, degradation, localize_transform, object_geometry,
+                                       predicted_box, scene_options, scene_sets, train_and_evaluate)
 from drnlib.results import (claims_table, compare_profiles, format_table, glue_results, published, save_figure,
                             save_results, show_provenance, show_stored_figures)
-from drnlib.scene_sweep import (at_level, compare, degradation, localize_transform, object_geometry, predicted_box,
-                                scene_options, scene_sets, train_and_evaluate)
 from drnlib.train import SCHEDULES, RunConfig
 
 

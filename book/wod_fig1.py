@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # Figure 1: residual networks unravelled, and their effective depth
+# # WoD Figure 1: residual networks unravelled, and their effective depth
 #
 # Wider or Deeper (Section 3) starts from the *unravelled view* of Veit et al. (2016). A residual unit computes
 # $y_i = y_{i-1} + f_i(y_{i-1})$; expanding the recursion, a network of $n$ units offers $2^n$ paths from input to
@@ -65,9 +65,9 @@ from drnlib import plots
 from drnlib.analysis import paths
 from drnlib.book import check, check_choice, check_int, check_number, parse_numbers
 from drnlib.models import build_model, normalize_name
+from drnlib.pages.wod_classification import CifarRecipe
 from drnlib.results import (claims_table, compare_profiles, format_table, glue_results, save_figure, save_results,
                             show_provenance, show_stored_figures)
-from drnlib.wod_classification import CifarRecipe
 
 CIFAR_NETS = ["resnet_cifar_20", "resnet_cifar_56", "resnet_cifar_110"]
 check_choice("profile", profile, ["smoke", "mini", "paper"])

@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # Figure A.4: gradient magnitude at the input against path length
+# # WoD Figure A.4: gradient magnitude at the input against path length
 #
 # WoD's Appendix A.2 repeats an experiment of Veit et al. (2016) on trained networks: for a path length $k$, sample
 # $k$ of the $n$ residual units; in the backward pass let the gradient through only the branches of those $k$ units
@@ -69,9 +69,9 @@ from drnlib.analysis import paths
 from drnlib.book import check, check_choice, check_int, check_number, parse_numbers
 from drnlib.models import normalize_name
 from drnlib.models.specs import is_wod_name
+from drnlib.pages.wod_classification import CifarRecipe
 from drnlib.results import (claims_table, compare_profiles, format_table, glue_results, save_figure, save_results,
                             show_provenance, show_stored_figures)
-from drnlib.wod_classification import CifarRecipe
 
 check_choice("profile", profile, ["smoke", "mini", "paper"])
 resnet = normalize_name(resnet)

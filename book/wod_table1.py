@@ -14,7 +14,7 @@
 # ---
 
 # %% [markdown]
-# # Table 1: wider or deeper, on image classification
+# # WoD Table 1: wider or deeper, on image classification
 #
 # WoD's Table 1 compares its shallow, wide networks with ResNet-50, -101 and -152 on ImageNet: single-crop top-1
 # and top-5 error and test speed (images/s at 10 images per batch on a GTX 980). A network's name gives its training
@@ -66,9 +66,9 @@ from drnlib.analysis.speed import inference_throughput
 from drnlib.book import check, check_choice, check_int, check_number
 from drnlib.experiments import trained
 from drnlib.models import aliases, normalize_name
+from drnlib.pages.wod_classification import table1_config, table1_rows
 from drnlib.results import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours, published,
                             save_figure, save_results, show_provenance, show_stored_figures)
-from drnlib.wod_classification import table1_config, table1_rows
 
 check_choice("profile", profile, ["smoke", "mini", "paper"])
 to_spec = aliases()

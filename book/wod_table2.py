@@ -71,11 +71,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from drnlib.book import check_choice, check_int
+from drnlib.pages.wod_segmentation import (Recipe, describe_rows, find_row, margin_claim, paper_notes, parse_rows,
+                                           peak_memory_gb, relation, score_bars, scores_table, shown, train_rows,
+                                           unknown_paper_frame, validation_scores)
 from drnlib.results import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours, published,
                             save_figure, save_results, show_provenance, show_stored_figures)
-from drnlib.segmentation_tables import (Recipe, describe_rows, find_row, margin_claim, paper_notes, parse_rows,
-                                        peak_memory_gb, relation, score_bars, scores_table, shown, train_rows,
-                                        unknown_paper_frame, validation_scores)
 
 check_choice("profile", profile, ["smoke", "mini", "paper"])
 check_int("memory_batch", memory_batch, 1, 64)
@@ -103,7 +103,7 @@ format_table(released.rename_axis("released model").to_frame("VOC val mean IoU")
 # ## Training
 #
 # Networks: {glue:text}`networks`. Recipe: {glue:text}`recipe`. Each network is trained once per profile and
-# shared with the other WoD segmentation pages (`drnlib.segmentation_tables.train_rows`, runs in `runs/<profile>/`).
+# shared with the other WoD segmentation pages (`drnlib.pages.wod_segmentation.train_rows`, runs in `runs/<profile>/`).
 
 # %%
 runs = train_rows(networks, recipe, profile)

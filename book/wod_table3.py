@@ -64,10 +64,10 @@ import seaborn as sns
 
 from drnlib.book import check
 from drnlib.data import dataset_class
+from drnlib.pages.wod_segmentation import (VOC_SHORT_NAMES, Recipe, class_iou_table, describe_rows, evaluate_rows,
+                                           margin_claim, parse_rows, shown, train_rows, wins)
 from drnlib.results import (check_profile, claims_table, compare_profiles, format_table, glue_results, published,
                             save_figure, save_results, show_provenance, show_stored_figures)
-from drnlib.segmentation_tables import (VOC_SHORT_NAMES, Recipe, class_iou_table, describe_rows, evaluate_rows,
-                                        margin_claim, parse_rows, shown, train_rows, wins)
 
 check_profile(profile)
 recipe = Recipe.from_params(globals())  # the training knobs above, shared with the other WoD tables

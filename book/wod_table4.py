@@ -65,11 +65,11 @@ device: str = "auto"  # auto | cpu | cuda
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from drnlib.pages.wod_segmentation import (Recipe, describe_rows, find_row, margin_claim, paper_notes, parse_rows,
+                                           relation, scores_table, shown, train_rows, unknown_paper_frame,
+                                           validation_scores)
 from drnlib.results import (check_profile, claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
                             save_figure, save_results, show_provenance, show_stored_figures)
-from drnlib.segmentation_tables import (Recipe, describe_rows, find_row, margin_claim, paper_notes, parse_rows,
-                                        relation, scores_table, shown, train_rows, unknown_paper_frame,
-                                        validation_scores)
 
 check_profile(profile)
 recipes = {"cityscapes": Recipe.from_params(globals()),  # the training knobs above, shared with the other pages

@@ -66,12 +66,12 @@ device: str = "auto"  # auto | cpu | cuda
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from drnlib.book import check
+from drnlib.book import check, parse_scales
 from drnlib.data import dataset_class
+from drnlib.pages.wod_segmentation import (CATEGORIES, Recipe, category_scores, evaluate_rows, parse_rows, relation,
+                                           shown, train_row)
 from drnlib.results import (check_profile, claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
                             published, save_figure, save_results, show_provenance, show_stored_figures)
-from drnlib.segmentation_tables import (CATEGORIES, Recipe, category_scores, evaluate_rows, parse_rows, parse_scales,
-                                        relation, shown, train_row)
 
 check_profile(profile)
 recipe = Recipe.from_params(globals())  # the training knobs above, shared with the other WoD tables

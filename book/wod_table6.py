@@ -67,12 +67,12 @@ device: str = "auto"  # auto | cpu | cuda
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from drnlib.book import check
+from drnlib.book import check, parse_scales
 from drnlib.data import dataset_class
+from drnlib.pages.wod_segmentation import (Recipe, ade_score, describe_rows, evaluate_rows, margin_claim, paper_notes,
+                                           parse_rows, relation, score_bars, shown, train_rows)
 from drnlib.results import (check_profile, claims_table, compare_profiles, format_table, glue_results, save_figure,
                             save_results, show_provenance, show_stored_figures)
-from drnlib.segmentation_tables import (Recipe, ade_score, describe_rows, evaluate_rows, margin_claim, paper_notes,
-                                        parse_rows, parse_scales, relation, score_bars, shown, train_rows)
 
 check_profile(profile)
 recipe = Recipe.from_params(globals())  # the training knobs above, shared with the other WoD tables

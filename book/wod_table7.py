@@ -64,11 +64,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from drnlib.book import check
+from drnlib.pages.wod_segmentation import (Recipe, describe_rows, margin_claim, paper_notes, parse_rows, relation,
+                                           score_bars, scores_table, shown, train_rows, unknown_paper_frame,
+                                           validation_scores)
 from drnlib.results import (check_profile, claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
                             published, save_figure, save_results, show_provenance, show_stored_figures)
-from drnlib.segmentation_tables import (Recipe, describe_rows, margin_claim, paper_notes, parse_rows, relation,
-                                        score_bars, scores_table, shown, train_rows, unknown_paper_frame,
-                                        validation_scores)
 
 check_profile(profile)
 recipe = Recipe.from_params(globals())  # the training knobs above, shared with the other WoD tables

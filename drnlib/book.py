@@ -509,3 +509,11 @@ def parse_numbers(name: str, text: str, kind=float) -> tuple:
         return tuple(kind(part) for part in str(text).split(",") if part.strip())
     except ValueError:
         raise ParameterError(f"{name} must be comma-separated {kind.__name__} values, got {text!r}") from None
+
+
+def parse_scales(text: str, name: str = "scales") -> tuple[float, ...]:
+    """The scales of multi-scale testing, "0.75,1,1.25" -> (0.75, 1.0, 1.25): at least one, each in (0, 4]."""
+    scales = parse_numbers(name, text, float)
+    if not scales or any(not 0 < s <= 4 for s in scales):
+        raise ParameterError(f"{name} must be comma-separated numbers in (0, 4] such as 0.75,1,1.25, got {text!r}")
+    return scales

@@ -1,7 +1,6 @@
 """Trained runs shared between pages: found, resumed or trained once; evaluations cached."""
 
 import json
-import os
 
 import pytest
 import torch

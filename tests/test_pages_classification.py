@@ -1,5 +1,5 @@
 """The DRN classification pages (Tables 1-2, Figures 3, 4, 6, 7): their shared classifier settings agree in every
-profile, and the measurements of drnlib.analysis.classifiers are right on inputs whose answer is known."""
+profile, and the measurements of drnlib.pages.drn_classification are right on inputs whose answer is known."""
 
 import ast
 import json
@@ -12,14 +12,14 @@ import torch
 import yaml
 
 from drnlib.analysis import activations
-from drnlib.analysis.classifiers import (SHARED_SETTINGS, class_maps, classifier_config, comparison_claim,
-                                         find_classifier, high_frequency_chance, high_frequency_share, level_inputs,
-                                         mass_in_box, parse_archs, peak_to_mean, pretty, radial_spectrum,
-                                         train_classifiers, validation_images)
 from drnlib.book import notebook_parameters
 from drnlib.errors import ParameterError
 from drnlib.experiments import run_dir
 from drnlib.models import build_model
+from drnlib.pages.drn_classification import (SHARED_SETTINGS, class_maps, classifier_config, comparison_claim,
+                                             find_classifier, high_frequency_chance, high_frequency_share, level_inputs,
+                                             mass_in_box, parse_archs, peak_to_mean, pretty, radial_spectrum,
+                                             train_classifiers, validation_images)
 from drnlib.results import PROFILES
 
 REPO = Path(__file__).resolve().parents[1]

@@ -20,9 +20,10 @@ import pandas as pd
 import pytest
 import torch
 
-from drnlib import segmentation
+from drnlib.book import parse_scales
 from drnlib.errors import ParameterError
 from drnlib.eval.metrics import IGNORE_INDEX
+from drnlib.pages import drn_segmentation as segmentation
 from drnlib.results import ROOT_ENV, load_results, published
 
 matplotlib.use("Agg")
@@ -76,7 +77,7 @@ def test_table3_without_output_path_prints_the_executed_notebook(book_root):
     assert "not measured: no drn_a_50 result" in json.dumps(claims.outputs)  # only drn_c_26 is stored
     runs = list((book_root / "runs" / "smoke").iterdir())
     assert len(runs) == 1  # the same run, not a second one
-    assert len(list(runs[0].glob("eval-segment-*.json"))) == 1  # the multi-scale scores, cached
+    assert len(list(runs[0].glob("eval-*.json"))) == 2  # single- and multi-scale scores, each cached once
     entry = load_results("table3", "smoke", root=book_root).values["archs"]["drn_c_26"]
     assert 0 <= entry["miou_ms"] <= 100 and entry["run"]["scales"] == "0.5,1"
 
@@ -144,10 +145,10 @@ def test_config_is_the_same_for_both_pages_and_keyed_without_the_arch():
 
 
 def test_parse_scales():
-    assert segmentation.parse_scales("0.5, 1,1.5") == (0.5, 1.0, 1.5)
-    for bad in ("", "a,1", "0,1", "9"):
+    assert parse_scales("0.5, 1,1.5") == (0.5, 1.0, 1.5)
+    for bad in ("", "a,1", "0,1", "-1", "9"):
         with pytest.raises(ParameterError, match="scales"):
-            segmentation.parse_scales(bad)
+            parse_scales(bad)
 
 
 def test_scores_boundaries_and_colours_of_label_maps():

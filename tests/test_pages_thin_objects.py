@@ -1,4 +1,4 @@
-"""The small-and-thin-objects experiment (drnlib.scene_sweep, book/thin_objects.py): the swept conditions really
+"""The small-and-thin-objects experiment (drnlib.pages.thin_objects, book/thin_objects.py): the swept conditions really
 change the objects' size and thinness, the summaries compute what the page claims, and a run on generated scenes is
 trained once, keyed by the scene options, and localized with a cached threshold sweep."""
 
@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from drnlib.errors import ParameterError
-from drnlib.scene_sweep import (at_level, compare, degradation, mask_geometry, object_geometry, paired_difference,
-                                predicted_box, scene_options, scene_sets, train_and_evaluate, train_run)
+from drnlib.pages.thin_objects import (at_level, compare, degradation, mask_geometry, object_geometry,
+                                       paired_difference, predicted_box, scene_options, scene_sets, train_and_evaluate,
+                                       train_run)
 from drnlib.train import RunConfig
 
 SIZE = 64

@@ -1,5 +1,5 @@
 """The WoD classification and path pages (book/wod_fig1.py, wod_table1.py, wod_figA4.py) and what they share:
-the CIFAR recipe and Table 1's rows (drnlib.wod_classification), the path statistics (drnlib.analysis.paths).
+the CIFAR recipe and Table 1's rows (drnlib.pages.wod_classification), the path statistics (drnlib.analysis.paths).
 Pages that share runs must use identical training settings at every profile; bad parameters stop a page with one
 line. The pages themselves run end to end in tests/test_book.py (the smoke book build)."""
 
@@ -9,7 +9,6 @@ import ast
 import math
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -21,8 +20,8 @@ from drnlib.analysis.paths import (decay_per_unit, effective_range, load_batches
 from drnlib.errors import DataError, ParameterError
 from drnlib.experiments import run_dir
 from drnlib.models import build_model
+from drnlib.pages.wod_classification import CifarRecipe, table1_config, table1_rows
 from drnlib.results import PROFILES
-from drnlib.wod_classification import CifarRecipe, table1_config, table1_rows
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = ["wod_fig1", "wod_table1", "wod_figA4"]

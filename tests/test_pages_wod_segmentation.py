@@ -1,5 +1,5 @@
 """The WoD segmentation tables (book/wod_table2.py ... wod_table7.py) and their shared module
-drnlib.segmentation_tables: pages that share runs use identical training settings at every profile, and the
+drnlib.pages.wod_segmentation: pages that share runs use identical training settings at every profile, and the
 module's parts (rows, recipe, category IoU, model averaging, claims) on small inputs and one tiny real run."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from torch import nn
 from drnlib import book
 from drnlib.data import CamVid, Cityscapes
 from drnlib.errors import ParameterError
-from drnlib.eval.predict import segment_probs
+from drnlib.eval.predict import AveragedModels, segment_probs
+from drnlib.pages import wod_segmentation as st
 from drnlib.results import PROFILES, ROOT_ENV
-from drnlib import segmentation_tables as st
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [f"wod_table{n}" for n in range(2, 8)]
@@ -90,7 +90,7 @@ def test_every_page_names_valid_networks_at_every_profile(profile):
             if name in params:
                 assert st.parse_rows(params[name], name)
         if "scales" in params:
-            assert st.parse_scales(params["scales"])
+            assert book.parse_scales(params["scales"])
     paper_t2 = st.parse_rows(effective("wod_table2", "mini")["rows"])
     assert len(paper_t2) == 10 and st.Row("model_a", "2conv") in paper_t2  # every row of the paper's Table 2
 
@@ -114,13 +114,6 @@ def test_rows_parse_with_paper_labels_and_refuse_bad_names():
         st.parse_rows("model_a:1conv,model_a:1conv")
     with pytest.raises(ParameterError, match="no network"):
         st.parse_rows(" , ")
-
-
-def test_scales_parse_and_refuse_nonsense():
-    assert st.parse_scales("0.5, 1,1.5") == (0.5, 1.0, 1.5)
-    for bad in ("", "a,b", "0,1", "-1", "100"):
-        with pytest.raises(ParameterError, match="scales"):
-            st.parse_scales(bad)
 
 
 def test_recipe_checks_its_knobs_in_one_line():
@@ -190,11 +183,11 @@ class Constant(nn.Module):
 def test_model_averaging_averages_the_softmax_of_each_model():
     images = torch.zeros(2, 3, 8, 8)
     one, two = Constant([2.0, 0.0, 0.0]), Constant([0.0, 0.0, 3.0])
-    averaged = st.average_softmax([one, two], images, scales=(1.0, 0.5), flip=True)
+    averaged = segment_probs(AveragedModels([one, two]), images, scales=(1.0, 0.5), flip=True)
     expected = (torch.tensor([2.0, 0, 0]).softmax(0) + torch.tensor([0, 0, 3.0]).softmax(0)) / 2
     assert averaged.shape == (2, 3, 8, 8)
     assert torch.allclose(averaged[1, :, 4, 4], expected)
-    assert torch.equal(st.average_softmax([one], images), segment_probs(one, images))
+    assert torch.allclose(segment_probs(AveragedModels([one]), images), segment_probs(one, images))
 
 
 def test_tables_wins_and_claims_from_scores():

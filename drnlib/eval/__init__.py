@@ -3,7 +3,8 @@
 Everything works on tensors and models; nothing here knows about data sets on disk or checkpoints.
 
 - metrics.py       TopKMeter, confusion_matrix, ConfusionMeter, segmentation_scores (percentages)
-- predict.py       average_crops / classify_probs (10-crop: mean of softmax), segment_probs (multi-scale, flip)
+- predict.py       average_crops / classify_probs (10-crop: mean of softmax), segment_probs (multi-scale, flip),
+                   AveragedModels (model averaging)
 - localization.py  DRN Sec. 5.2 boxes from dense class maps, box_iou, LocalizationMeter, best_threshold
 - evaluate.py      evaluate(model, loader, task, ...), sweep_threshold(...)
 """
@@ -13,12 +14,12 @@ from drnlib.eval.localization import (DEFAULT_THRESHOLDS, LocalizationMeter, bes
                                       boxes_correct, cell_boxes, cells_to_image_boxes, class_boxes, pad_boxes)
 from drnlib.eval.metrics import (IGNORE_INDEX, ConfusionMeter, TopKMeter, confusion_matrix, segmentation_scores,
                                  topk_correct)
-from drnlib.eval.predict import average_crops, classify_probs, dense_probs, segment_probs
+from drnlib.eval.predict import AveragedModels, average_crops, classify_probs, dense_probs, segment_probs
 
 __all__ = [
     "TASKS", "autocast", "evaluate", "sweep_threshold", "to_device",
     "DEFAULT_THRESHOLDS", "LocalizationMeter", "best_threshold", "box_iou", "boxes_correct", "cell_boxes",
     "cells_to_image_boxes", "class_boxes", "pad_boxes",
     "IGNORE_INDEX", "ConfusionMeter", "TopKMeter", "confusion_matrix", "segmentation_scores", "topk_correct",
-    "average_crops", "classify_probs", "dense_probs", "segment_probs",
+    "AveragedModels", "average_crops", "classify_probs", "dense_probs", "segment_probs",
 ]

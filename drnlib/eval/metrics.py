@@ -133,4 +133,5 @@ class ConfusionMeter:
         _all_reduce(self.matrix)
 
     def compute(self) -> dict:
-        return segmentation_scores(self.matrix, self.class_names)
+        """The scores of segmentation_scores, and the matrix itself as "confusion" (rows: true class)."""
+        return {**segmentation_scores(self.matrix, self.class_names), "confusion": self.matrix.tolist()}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 
 def average_crops(scores: torch.Tensor, num_crops: int) -> torch.Tensor:
@@ -66,3 +67,19 @@ def segment_probs(model: torch.nn.Module, images: torch.Tensor, scales=(1.0,), f
             total = probs if total is None else total + probs
             passes += 1
     return total / passes
+
+
+class AveragedModels(nn.Module):
+    """Model averaging (WoD Table 6): the mean of several models' softmax probabilities, returned as log-probabilities
+    so that anything that takes the softmax of a model's output (segment_probs, drnlib.eval.evaluate) sees the
+    averaged probabilities."""
+
+    def __init__(self, models):
+        super().__init__()
+        if not models:
+            raise ValueError("AveragedModels needs at least one model")
+        self.models = nn.ModuleList(models)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = torch.stack([model(x).float().softmax(dim=1) for model in self.models]).mean(dim=0)
+        return probs.clamp_min(1e-12).log()

@@ -11,15 +11,16 @@
 - tasks.py        Classification / Segmentation / Localization task objects (loss, transforms, batching)
 - schedules.py    step / poly / linear / constant learning rates
 - checkpoint.py   atomic checkpoints and run files, RNG states
-- distributed.py  torchrun process group, SyncBatchNorm, DDP
+- distributed.py  torchrun process group, SyncBatchNorm, DDP; resolve_device ("auto" -> cuda or cpu)
 """
 
 from drnlib.train.checkpoint import load_checkpoint, save_checkpoint
 from drnlib.train.config import RunConfig
+from drnlib.train.distributed import resolve_device
 from drnlib.train.engine import fit, freeze_batchnorm
 from drnlib.train.evaluation import evaluate_run
 from drnlib.train.schedules import SCHEDULES, lr_at, make_scheduler
 from drnlib.train.tasks import get_task
 
 __all__ = ["RunConfig", "fit", "evaluate_run", "freeze_batchnorm", "load_checkpoint", "save_checkpoint",
-           "SCHEDULES", "lr_at", "make_scheduler", "get_task"]
+           "SCHEDULES", "lr_at", "make_scheduler", "get_task", "resolve_device"]

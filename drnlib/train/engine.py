@@ -222,7 +222,7 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
             scores = evaluate(model, val_loader, task.eval_task, num_classes=info["num_classes"], device=device,
                               amp=cfg.amp, channels_last=channels_last, class_names=info.get("class_names"),
                               progress=show, desc=f"val {epoch + 1}")
-            row.update({f"val_{k}": v for k, v in scores.items() if k != "class_names"})
+            row.update({f"val_{k}": v for k, v in scores.items() if k not in ("class_names", "confusion")})
         history.append(row)
         if procs.is_main:
             config_dict = cfg.to_dict()

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .book import parse_numbers
-from .experiments import Run, trained
-from .results import published
-from .train import RunConfig
+from drnlib.book import parse_numbers
+from drnlib.experiments import Run, trained
+from drnlib.results import published
+from drnlib.train import RunConfig
 
 
 @dataclass(frozen=True)

@@ -42,13 +42,12 @@ from torch import nn
 from drnlib import data
 from drnlib.data import transforms as T
 from drnlib.errors import ParameterError
-from drnlib.eval import autocast
-from drnlib.eval.metrics import ConfusionMeter, segmentation_scores
-from drnlib.eval.predict import segment_probs
+from drnlib.eval import AveragedModels, evaluate, segmentation_scores
 from drnlib.experiments import Run, run_dir, settings_key, trained
 from drnlib.models import build_model, load_weights, normalize_name
 from drnlib.train import RunConfig
 from drnlib.train.checkpoint import atomic_write_json
+from drnlib.train import resolve_device
 from drnlib.train.engine import CHECKPOINT
 
 HEADS = ("1conv", "2conv")
@@ -123,17 +122,6 @@ def parse_rows(text: str, name: str = "rows") -> list[Row]:
     if len(set(rows)) != len(rows):
         raise ParameterError(f"{name} lists a network twice: {text!r}")
     return rows
-
-
-def parse_scales(text: str, name: str = "scales") -> tuple[float, ...]:
-    """'0.75,1,1.25' -> (0.75, 1.0, 1.25): the scales of multi-scale testing (positive numbers)."""
-    try:
-        scales = tuple(float(part) for part in str(text).split(",") if part.strip())
-    except ValueError:
-        raise ParameterError(f"{name} must be comma-separated numbers like 0.75,1,1.25, got {text!r}") from None
-    if not scales or any(not s > 0 or s > 8 for s in scales):
-        raise ParameterError(f"{name} must be numbers in (0, 8], got {text!r}")
-    return scales
 
 
 def find_row(rows, arch: str, head: str) -> Row | None:
@@ -364,38 +352,6 @@ def load_model(run: Run, device: torch.device) -> nn.Module:
     return _LOADED[key]
 
 
-def average_softmax(models, images: torch.Tensor, scales=(1.0,), flip: bool = False) -> torch.Tensor:
-    """N x C x H x W class probabilities averaged over `models` (model averaging), each itself averaged over
-    `scales` and, with `flip`, the mirrored image (drnlib.eval.predict.segment_probs)."""
-    total = None
-    for model in models:
-        probs = segment_probs(model, images, scales, flip)
-        total = probs if total is None else total + probs
-    return total / len(models)
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-@torch.inference_mode()
-def confusion(models, loader, num_classes: int, device: torch.device, scales=(1.0,), flip: bool = False,
-              amp: bool = True) -> torch.Tensor:
-    """C x C confusion matrix (rows: true class) of the averaged predictions of `models` over `loader`."""
-    meter = ConfusionMeter(num_classes, device=device)
-    channels_last = device.type == "cuda"
-    for images, masks in loader:
-        images = images.to(device, non_blocking=True)
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        with autocast(device, amp):
-            probs = average_softmax(models, images, scales, flip)
-        meter.update(probs.argmax(dim=1), masks.to(device))
-    return meter.matrix.cpu()
-
-
 def evaluate_rows(runs, recipe: Recipe, split: str = "val", scales=(1.0,), flip: bool = False) -> dict:
     """Scores (%) of one run, or of several runs' averaged softmax, on `split` with multi-scale (`scales`) and
     mirrored (`flip`) testing: pixel_acc, mean_acc, miou, iou, class_names, confusion, images.
@@ -415,14 +371,15 @@ def evaluate_rows(runs, recipe: Recipe, split: str = "val", scales=(1.0,), flip:
     path = runs[0].dir.parent / "evaluations" / f"{settings_key(protocol)}.json"
     if path.is_file():
         return json.loads(path.read_text())
-    device = _device(recipe.device)
+    device = resolve_device(recipe.device)
     dataset = eval_dataset(recipe, split)
     loader = data.DataLoader(dataset, batch_size=1, shuffle=False, num_workers=min(recipe.workers, 4),
                              collate_fn=data.collate, pin_memory=device.type == "cuda")
     models = [load_model(r, device) for r in runs]
-    matrix = confusion(models, loader, dataset.num_classes, device, scales, flip)
-    result = {**segmentation_scores(matrix, dataset.class_names), "confusion": matrix.tolist(),
-              "images": len(dataset), "protocol": protocol}
+    model = models[0] if len(models) == 1 else AveragedModels(models)
+    scores = evaluate(model, loader, "segment", num_classes=dataset.num_classes, device=device, amp=True,
+                      channels_last=device.type == "cuda", scales=scales, flip=flip, class_names=dataset.class_names)
+    result = {**scores, "images": len(dataset), "protocol": protocol}
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, result)
     return json.loads(path.read_text())  # as a later call reads it (NaN stored as null)
@@ -467,7 +424,7 @@ def peak_memory_gb(row: Row, num_classes: int = 21, batch_size: int = 4, input_s
     4 images of ~500^2 per device, MXNet). None where there is no CUDA device; inf when it runs out of memory."""
     from drnlib.analysis.speed import peak_training_memory
 
-    device = _device(device)
+    device = resolve_device(device)
     if device.type != "cuda":
         return None
     gc.collect()  # what earlier cells left on the GPU must not count
@@ -554,8 +511,8 @@ def describe_rows(rows) -> str:
 
 
 __all__ = ["CATEGORIES", "DISPLAY_NAMES", "HEADS", "OUTPUT_STRIDE", "PAPER_NAMES", "SCORE_COLUMNS",
-           "VOC_SHORT_NAMES", "Recipe", "Row", "ade_score", "average_softmax", "category_scores", "class_iou_table",
-           "confusion", "dataset_classes", "describe_rows", "eval_dataset", "evaluate_rows", "extra_key", "find_row",
-           "load_model", "margin_claim", "own_crop", "paper_notes", "parse_rows", "parse_scales", "peak_memory_gb",
+           "VOC_SHORT_NAMES", "Recipe", "Row", "ade_score", "category_scores", "class_iou_table",
+           "dataset_classes", "describe_rows", "eval_dataset", "evaluate_rows", "extra_key", "find_row",
+           "load_model", "margin_claim", "own_crop", "paper_notes", "parse_rows", "peak_memory_gb",
            "pretrain_run", "relation", "score_bars", "scores_table", "shown", "train_row", "train_rows",
            "unknown_paper_frame", "validation_scores", "wins"]

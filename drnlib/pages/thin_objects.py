@@ -32,7 +32,7 @@ from drnlib.eval import DEFAULT_THRESHOLDS, class_boxes, evaluate, sweep_thresho
 from drnlib.experiments import Run, settings_key, trained
 from drnlib.train import RunConfig
 from drnlib.train.checkpoint import atomic_write_json
-from drnlib.train.distributed import resolve_device
+from drnlib.train import resolve_device
 from drnlib.train.tasks import get_task
 
 FACTORS = ("object_scale", "thinness")
