@@ -30,9 +30,8 @@ from drnlib.data import DataLoader, SyntheticScenes, collate, default_transform
 from drnlib.errors import ParameterError
 from drnlib.eval import DEFAULT_THRESHOLDS, class_boxes, evaluate, sweep_threshold
 from drnlib.experiments import Run, settings_key, trained
-from drnlib.train import RunConfig
+from drnlib.train import RunConfig, resolve_device
 from drnlib.train.checkpoint import atomic_write_json
-from drnlib.train import resolve_device
 from drnlib.train.tasks import get_task
 
 FACTORS = ("object_scale", "thinness")

@@ -45,9 +45,8 @@ from drnlib.errors import ParameterError
 from drnlib.eval import AveragedModels, evaluate, segmentation_scores
 from drnlib.experiments import Run, run_dir, settings_key, trained
 from drnlib.models import build_model, load_weights, normalize_name
-from drnlib.train import RunConfig
+from drnlib.train import RunConfig, resolve_device
 from drnlib.train.checkpoint import atomic_write_json
-from drnlib.train import resolve_device
 from drnlib.train.engine import CHECKPOINT
 
 HEADS = ("1conv", "2conv")
