@@ -158,7 +158,7 @@ values = {"top1_error": trained_table["top-1 error"].to_dict(), "mass_in_box": m
           "gridding_index": map_stats["gridding index"].to_dict(), "map_side": map_stats["map side"].to_dict(),
           "num_measure": num_measure, "period": period, "image_size": image_size}
 record = save_results("fig3", profile, values, dataset=f"{dataset} val ({num_measure} images at {image_size} px)",
-                      tables={"classifiers": trained_table.reset_index(), "maps": map_stats.reset_index()},
+                      runs=runs, tables={"classifiers": trained_table.reset_index(), "maps": map_stats.reset_index()},
                       params={"archs": arch_list, "num_images": num_images, **settings})
 glue_results(record)
 show_provenance(record)

@@ -159,7 +159,7 @@ plt.show()
 with_pool, without_pool = (pretty(a) for a in arch_list)
 share, peaks = table["high-frequency share"], table["peak / mean"]
 record = save_results("fig6", profile, values, dataset=f"{dataset} val ({num_measure} images at {image_size} px)",
-                      tables={"measures": table.reset_index()},
+                      runs=runs, tables={"measures": table.reset_index()},
                       params={"archs": arch_list, "num_images": num_images, "image_size": image_size, **settings})
 glue_results(record)
 show_provenance(record)

@@ -162,7 +162,7 @@ values = {"period": period, "num_measure": num_measure,
           "last_level_index": {name: row["index"] for name, row in last.items()},
           "class_map_index": table[table["level"] == "class map"].set_index("arch")["index"].to_dict()}
 record = save_results("fig7", profile, values, dataset=f"{dataset} val ({num_measure} images at {image_size} px)",
-                      tables={"gridding": table.astype({"level": str})},
+                      runs=runs, tables={"gridding": table.astype({"level": str})},
                       params={"arch": arch, "compare": compare, "num_images": num_images, "image_size": image_size,
                               **settings})
 glue_results(record)

@@ -171,7 +171,7 @@ values = {
     "val_images": {name: run.result["val_images"] for name, run in runs.items()},
 }
 record = save_results("fig8", profile, values, dataset=f"{dataset} val ({len(picked)} images shown)",
-                      tables={"per_image": per_image, "runs": run_table},
+                      runs=runs, tables={"per_image": per_image, "runs": run_table},
                       params={"archs": arch_list, "num_images": num_images, **settings})
 glue_results(record)
 show_provenance(record)

@@ -139,7 +139,7 @@ values = {"error": ours.to_dict(orient="index"), "params_M": details["params_M"]
 values["rank_correlation_text"] = (f"{values['rank_correlation']:.2f}" if pd.notna(values["rank_correlation"])
                                    else "undefined (fewer than two distinct errors)")
 record = save_results("table1", profile, values, dataset=f"{dataset} val ({val_images} images)",
-                      tables={"ours": ours.reset_index(), "details": details.reset_index()},
+                      runs=runs, tables={"ours": ours.reset_index(), "details": details.reset_index()},
                       params={"archs": arch_list, "match_tolerance": match_tolerance, **settings})
 glue_results(record)
 show_provenance(record)

@@ -134,7 +134,7 @@ nowrap(format_table(ours.rename(index=pretty), "{:.2f}", caption="top1 / top5: l
 values = {"loc": ours.drop(columns="map").to_dict(orient="index"), "val_images": val_images,
           "threshold_images": scores[arch_list[0]]["threshold_images"]}
 record = save_results("table2", profile, values, dataset=f"{dataset} val ({val_images} images with boxes)",
-                      tables={"ours": ours.reset_index(), "sweeps": sweeps.reset_index()},
+                      runs=runs, tables={"ours": ours.reset_index(), "sweeps": sweeps.reset_index()},
                       params={"archs": arch_list, "num_images": num_images, **settings})
 glue_results(record)
 show_provenance(record)

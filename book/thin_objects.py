@@ -327,7 +327,7 @@ record = save_results(
     "thin_objects", profile, values,
     dataset=f"synthetic scenes ({image_size} px, {num_classes} classes, clutter {clutter:g}; {train_scenes} train / "
             f"{val_scenes} val / {threshold_scenes} threshold scenes per condition and seed)",
-    tables={"per_run": frame, "geometry": geometry},
+    runs=runs, tables={"per_run": frame, "geometry": geometry},
     params={"archs": arch_list, "scales": scale_list, "thinness": thinness_list, "seeds": seed_list,
             "recipe": {k: getattr(recipe, k) for k in shown}})
 glue_results(record)

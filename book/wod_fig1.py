@@ -246,7 +246,7 @@ record = save_results(
     "wod_fig1", profile, values,
     dataset=f"CIFAR-10 ({training['train images'].max():.0f} training images; {lesion_images} test images "
             f"for lesions)",
-    tables={"training": training, "effective": effective,
+    runs=runs, tables={"training": training, "effective": effective,
             **{f"lesion_{a}": t for a, t in lesions.items()}, **{f"paths_{a}": s for a, s in path_stats.items()}},
     params={"archs": arch_list, "epochs": epochs, "batch_size": batch_size, "lr": lr, "milestones": milestones, "warmup_epochs": warmup_epochs,
             "weight_decay": weight_decay, "limit_train": limit_train, "limit_val": limit_val, "seed": seed,

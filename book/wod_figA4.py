@@ -188,7 +188,7 @@ values = {
 record = save_results(
     "wod_figA4", profile, values,
     dataset=f"CIFAR-10 ({runs[resnet].result['train_images']} training images)",
-    tables={"nets": nets, "summary": summary_table, **{f"paths_{s['arch']}": path_stats[label]
+    runs=runs, tables={"nets": nets, "summary": summary_table, **{f"paths_{s['arch']}": path_stats[label]
                                                       for label, s in summary.items()}},
     params={"resnet": resnet, "wod_arch": wod_arch, "epochs": epochs, "batch_size": batch_size, "lr": lr,
             "wod_lr": wod_lr,

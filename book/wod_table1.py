@@ -204,7 +204,7 @@ values = {
 record = save_results(
     "wod_table1", profile, values,
     dataset=f"{dataset} ({ours['train images'].max():.0f} training / {ours['val images'].max():.0f} val images)",
-    tables={"networks": networks, "ours": ours, "speed": speed},
+    runs=runs, tables={"networks": networks, "ours": ours, "speed": speed},
     params={"archs": arch_list, "dataset": dataset, "input_scale": input_scale, "epochs": epochs,
             "batch_size": batch_size, "lr": lr, "lr_end": lr_end, "weight_decay": weight_decay,
             "limit_train": limit_train, "limit_val": limit_val, "seed": seed, "speed_scale": speed_scale,

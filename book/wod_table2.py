@@ -141,7 +141,7 @@ values = {"networks": describe_rows(runs), "recipe": recipe.describe(),
           "memory_batch": memory_batch, "memory_size": memory_size, "gpu": gpu}
 images = next(iter(runs.values())).result["val_images"]
 record = save_results("wod_table2", profile, values, dataset=f"{dataset} val ({images} images)",
-                      tables={"scores": scores}, params={"recipe": recipe.as_dict(), "rows": rows})
+                      runs=runs, tables={"scores": scores}, params={"recipe": recipe.as_dict(), "rows": rows})
 glue_results(record)
 show_provenance(record)
 

@@ -134,7 +134,7 @@ values = {"networks": describe_rows(runs), "recipe": recipe.describe(), "split":
           "classes": our_wins["of"], "won": ", ".join(our_wins["classes"]),
           "miou": {row.key: scores[row.label]["miou"] for row in runs}}
 record = save_results("wod_table3", profile, values, dataset=f"{dataset} {split} ({values['images']} images)",
-                      tables={"class_iou": ours}, params={"recipe": recipe.as_dict(), "rows": rows})
+                      runs=runs, tables={"class_iou": ours}, params={"recipe": recipe.as_dict(), "rows": rows})
 glue_results(record)
 show_provenance(record)
 

@@ -136,7 +136,7 @@ values = {"recipe": recipes["cityscapes"].describe(),
           "ade20k_rank_model_c": (list(ade.index).index(model_c.label) + 1) if model_c else None}
 images = next(iter(runs["cityscapes"].values())).result["val_images"]
 record = save_results("wod_table4", profile, values, dataset=f"{dataset} val ({images} images)",
-                      tables={"cityscapes": scores["cityscapes"], "ade20k": scores["ade20k"]},
+                      runs=runs, tables={"cityscapes": scores["cityscapes"], "ade20k": scores["ade20k"]},
                       params={"recipes": {b: r.as_dict() for b, r in recipes.items()}, "rows": rows,
                               "ade20k_rows": ade20k_rows})
 glue_results(record)

@@ -143,7 +143,7 @@ values = {"network": network.label, "split": split, "images": protocols["single 
           "single_scale": {k: ours.loc["single scale", k] for k in ("class_iou", "category_iou")},
           "multi_scale": {k: ours.loc["multi-scale", k] for k in ("class_iou", "category_iou")}}
 record = save_results("wod_table5", profile, values, dataset=f"{dataset} {split} ({values['images']} images)",
-                      tables={"scores": ours, "categories": per_category},
+                      runs=run, tables={"scores": ours, "categories": per_category},
                       params={"recipe": recipe.as_dict(), "row": row, "scales": scales, "flip": flip})
 glue_results(record)
 show_provenance(record)

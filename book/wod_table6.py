@@ -135,8 +135,8 @@ values = {"networks": describe_rows(runs), "recipe": recipe.describe(), "split":
           "flip": "yes" if flip else "no",
           "score": dict(zip(["single", "single_multiscale", "average", "average_multiscale"], ours["score"]))}
 record = save_results("wod_table6", profile, values, dataset=f"{dataset} {split} ({values['images']} images)",
-                      tables={"scores": ours}, params={"recipe": recipe.as_dict(), "row": row, "average": average,
-                                                       "scales": scales, "flip": flip})
+                      runs=runs, tables={"scores": ours},
+                      params={"recipe": recipe.as_dict(), "row": row, "average": average, "scales": scales, "flip": flip})
 glue_results(record)
 show_provenance(record)
 

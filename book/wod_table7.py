@@ -118,7 +118,7 @@ values = {"networks": describe_rows(runs), "recipe": recipe.describe(),
           "scores": {row.key: scores.loc[row.label].to_dict() for row in runs}}
 images = next(iter(runs.values())).result["val_images"]
 record = save_results("wod_table7", profile, values, dataset=f"{dataset} val ({images} images)",
-                      tables={"scores": scores}, params={"recipe": recipe.as_dict(), "rows": rows})
+                      runs=runs, tables={"scores": scores}, params={"recipe": recipe.as_dict(), "rows": rows})
 glue_results(record)
 show_provenance(record)
 

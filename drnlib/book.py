@@ -331,10 +331,11 @@ def stage(root: Path, profile: str, pages: list[Page]) -> tuple[Path, list[str]]
 
 
 def jupyter_book_command(staged: Path, root: Path) -> list[str]:
-    """Render HTML into <root>/_build/html, warnings as errors, nitpicky, reporting every warning."""
+    """Render HTML into <root>/_build/html, warnings as errors, nitpicky, reporting every warning. Every page is
+    rendered again (--all): Sphinx would skip unchanged pages, and with them their warnings (e.g. missing glue)."""
     return [
         sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
-        "build", str(staged), "--path-output", str(root), "--builder", "html", "-W", "-n", "--keep-going",
+        "build", str(staged), "--path-output", str(root), "--builder", "html", "-W", "-n", "--keep-going", "--all",
     ]
 
 
@@ -371,40 +372,47 @@ def build(root: Path, profile: str = "smoke", only: list[str] | None = None, exe
             raise ParameterError(problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
     params = {page.name: page_params(root, profile, page, script, overrides) for page in to_run}  # checks first
 
-    os.environ[ROOT_ENV] = str(root)  # the kernels write results/<profile>/ into this book
+    previous_root = os.environ.get(ROOT_ENV)
+    os.environ[ROOT_ENV] = str(root)  # the kernels write results/<profile>/ into this book (restored below)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # ipykernel's debugger warning on stderr
-    if profile == "smoke" and execute and not only:
-        for stale in (root / "results" / "smoke").glob("*.json"):  # smoke results are rebuilt every time
-            stale.unlink()
-    log(f"drnlib.book: profile {profile}, {len(to_run)} notebook(s) to run, book in {root}")
-    failures = []
-    for number, page in enumerate(to_run, 1):
-        log(f"[{number}/{len(to_run)}] {page.name} ...", end=" ", flush=True)
-        start = time.perf_counter()
-        try:
-            (execute_script if script else execute_page)(root, profile, page, params[page.name])
-            log(f"ok ({time.perf_counter() - start:.1f} s)", flush=True)
-        except NotebookFailed as err:
-            log(f"FAILED ({time.perf_counter() - start:.1f} s)", flush=True)
-            failures.append(str(err))
-    if failures:
-        raise NotebookFailed("; ".join(failures))
-    if script:
-        log(f"done: results in {_shown(root / 'results' / profile, root)}")
-        return None
-
-    start = time.perf_counter()
-    staged, unexecuted = stage(root, profile, pages)
-    if unexecuted:
-        log(f"note: never executed at profile {profile}, rendered without outputs: {', '.join(unexecuted)}")
-    log("rendering HTML (execution off) ...", end=" ", flush=True)
     try:
-        index = render(root, staged)
-    except RenderFailed:
-        log("FAILED", flush=True)
-        raise
-    log(f"ok ({time.perf_counter() - start:.1f} s) -> {_shown(index, root)}", flush=True)
-    return index
+        if profile == "smoke" and execute and not only:
+            for stale in (root / "results" / "smoke").glob("*.json"):  # smoke results are rebuilt every time
+                stale.unlink()
+        log(f"drnlib.book: profile {profile}, {len(to_run)} notebook(s) to run, book in {root}")
+        failures = []
+        for number, page in enumerate(to_run, 1):
+            log(f"[{number}/{len(to_run)}] {page.name} ...", end=" ", flush=True)
+            start = time.perf_counter()
+            try:
+                (execute_script if script else execute_page)(root, profile, page, params[page.name])
+                log(f"ok ({time.perf_counter() - start:.1f} s)", flush=True)
+            except NotebookFailed as err:
+                log(f"FAILED ({time.perf_counter() - start:.1f} s)", flush=True)
+                failures.append(str(err))
+        if failures:
+            raise NotebookFailed("; ".join(failures))
+        if script:
+            log(f"done: results in {_shown(root / 'results' / profile, root)}")
+            return None
+
+        start = time.perf_counter()
+        staged, unexecuted = stage(root, profile, pages)
+        if unexecuted:
+            log(f"note: never executed at profile {profile}, rendered without outputs: {', '.join(unexecuted)}")
+        log("rendering HTML (execution off) ...", end=" ", flush=True)
+        try:
+            index = render(root, staged)
+        except RenderFailed:
+            log("FAILED", flush=True)
+            raise
+        log(f"ok ({time.perf_counter() - start:.1f} s) -> {_shown(index, root)}", flush=True)
+        return index
+    finally:
+        if previous_root is None:
+            os.environ.pop(ROOT_ENV, None)
+        else:
+            os.environ[ROOT_ENV] = previous_root
 
 
 def _suggest(word: str, choices) -> str:

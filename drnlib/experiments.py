@@ -34,6 +34,14 @@ from .train.engine import CHECKPOINT
 NOT_IN_KEY = set(VOLATILE_FIELDS) | {"out_dir", "resume", "overwrite", "val_every", "amp", "channels_last"}
 # ... and those that do not change an evaluation's scores.
 EVAL_NOT_IN_KEY = {"out_dir", "workers", "device", "progress", "log_interval", "eval_batch_size", "data_root"}
+# The settings of a run's stored validation scores that are not in its key (they do not change the weights): a run
+# found with other values is evaluated again with those asked for, so a page never shows another protocol's scores.
+EVAL_FIELDS = ("limit_val", "split", "scales", "flip", "ten_crop", "loc_threshold")
+
+
+def evaluation_protocol(settings: dict) -> dict:
+    """The EVAL_FIELDS of a run's settings, as JSON stores them (tuples as lists)."""
+    return json.loads(json.dumps({k: settings.get(k) for k in EVAL_FIELDS}))
 
 
 def settings_key(settings: dict, ignore=NOT_IN_KEY) -> str:
@@ -92,14 +100,26 @@ class Run:
         return model.to(device).eval()
 
     def evaluate(self, **changes) -> dict:
-        """`drnlib.train.evaluate_run` with these settings (e.g. task="localize", ten_crop=True), cached as
-        eval-<key>.json in the run folder."""
-        settings = {"out_dir": str(self.dir), "progress": False, **changes}
-        protocol = {**changes, "epochs": self.result.get("epochs")}  # every evaluation setting counts here
-        path = self.dir / f"eval-{settings_key(protocol, ignore=EVAL_NOT_IN_KEY)}.json"
+        """`drnlib.train.evaluate_run` with the evaluation protocol this run was asked for (its config's
+        EVAL_FIELDS) and these changes (e.g. task="localize", ten_crop=True), cached as eval-<key>.json in the run
+        folder."""
+        protocol = {**evaluation_protocol(self.config.to_dict()), **changes}
+        settings = {"out_dir": str(self.dir), "progress": False, **protocol}
+        key = settings_key({**protocol, "epochs": self.result.get("epochs")}, ignore=EVAL_NOT_IN_KEY)
+        path = self.dir / f"eval-{key}.json"
         if path.is_file():
             return json.loads(path.read_text())
         return evaluate_run(settings, output=path)
+
+    def rescored(self) -> "Run":
+        """This run with the validation scores of the protocol it was asked for: a run that was trained (by another
+        page, or an earlier build) with other evaluation settings is evaluated again, once (cached)."""
+        wanted = evaluation_protocol(self.config.to_dict())
+        if evaluation_protocol(self.result.get("config", {})) == wanted:
+            return self
+        scores = self.evaluate()
+        return Run(self.config, {**self.result, "val": scores, "val_images": scores["images"],
+                                 "evaluated_with": wanted})
 
 
 def trained(config: RunConfig | dict, profile: str, root: Path | None = None, extra_key: dict | None = None,
@@ -117,7 +137,7 @@ def trained(config: RunConfig | dict, profile: str, root: Path | None = None, ex
     if result_file.is_file():
         result = json.loads(result_file.read_text())
         if result.get("epochs") == config.epochs:
-            return Run(config, result)
+            return Run(config, result).rescored()
     if profile == "paper" and not in_process:
         raise ParameterError(f"the paper profile trains with torchrun, outside the notebook; run: "
                              f"{cli_command(config)}")

@@ -118,19 +118,51 @@ def _static_provenance() -> dict:
     }
 
 
-def provenance(profile: str, dataset: str, root: Path | None = None) -> dict:
-    """What a result depends on: profile, data set, hardware (CPU model, GPU names), torch, git commit, date."""
-    check_profile(profile)
+def machine_provenance(root: Path | None = None) -> dict:
+    """Where and when something is computed: hardware (CPU model, GPU names), torch, git commit, date."""
     from drnlib import __version__
 
     return {
-        "profile": profile,
-        "dataset": dataset,
         **_static_provenance(),
         "drnlib": __version__,
         "git": git_state(root),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def provenance(profile: str, dataset: str, root: Path | None = None, runs=None) -> dict:
+    """What a result depends on: profile, data set, the machine_provenance of this computation and, with `runs`
+    (drnlib.experiments.Run objects, or dicts / lists of them), where and when each trained network was trained."""
+    check_profile(profile)
+    out = {"profile": profile, "dataset": dataset, **machine_provenance(root)}
+    if runs is not None:
+        out["runs"] = [run_provenance(run) for run in _flat_runs(runs)]
+    return out
+
+
+def _flat_runs(runs) -> list:
+    if isinstance(runs, dict):
+        runs = list(runs.values())
+    if not isinstance(runs, (list, tuple)):
+        return [runs]
+    return [run for item in runs for run in _flat_runs(item)]
+
+
+def run_provenance(run) -> dict:
+    """A trained run's folder, and where and when it was trained (as its result.json records it)."""
+    trained = run.result.get("provenance") or {}  # runs trained before drnlib recorded it: device only
+    return {"folder": run.dir.name, "device": run.result.get("device"), "torch": run.result.get("torch"),
+            "gpus": trained.get("hardware", {}).get("gpus"), "cpu": trained.get("hardware", {}).get("cpu"),
+            "commit": (trained.get("git") or {}).get("commit"), "date": trained.get("date")}
+
+
+def _runs_note(runs: list[dict]) -> str:
+    """'trained in 3 runs: cpu, commit 4aafa4d2c1, 2026-11-21' (distinct machines, commits and dates)."""
+    where = sorted({(r.get("gpus") or [r.get("device") or "?"])[0] for r in runs})
+    commits = sorted({(r.get("commit") or "")[:10] or "unrecorded" for r in runs})
+    dates = sorted({(r.get("date") or "")[:10] or "date unrecorded" for r in runs})
+    return f"trained in {len(runs)} run(s) (`runs/`): {', '.join(where)}, commit {', '.join(commits)}, " \
+           f"{', '.join(dates)}"
 
 
 def provenance_note(record: "Record") -> str:
@@ -141,10 +173,11 @@ def provenance_note(record: "Record") -> str:
     device = f"{len(gpus)}x {gpus[0]}" if len(gpus) > 1 else (gpus[0] if gpus else f"{hardware.get('cpu', '?')} (CPU)")
     git = p.get("git", {})
     commit = (git.get("commit") or "no commit")[:10] + (" + local changes" if git.get("dirty") else "")
-    return (
+    note = (
         f"{p.get('profile', record.profile)} profile · data: {p.get('dataset', '?')} · {device} · "
         f"torch {p.get('torch', '?')} · {commit} · {p.get('date', '?')}"
     )
+    return note + (f" · {_runs_note(p['runs'])}" if p.get("runs") else "")
 
 
 # Reading and writing results.
@@ -228,10 +261,13 @@ def save_results(
     tables: dict | None = None,
     params: dict | None = None,
     root: Path | None = None,
+    runs=None,
 ) -> Record:
     """Write results/<profile>/<name>.json atomically, with provenance, and return the record.
 
-    `values` holds numbers, strings and small lists (nested dicts allowed); `tables` maps names to DataFrames.
+    `values` holds numbers, strings and small lists (nested dicts allowed); `tables` maps names to DataFrames;
+    `runs`: the trained runs behind the values (Run objects, or dicts / lists of them), whose folders and training
+    provenance are stored with the record.
     """
     path = results_path(name, profile, root)
     record = Record(
@@ -240,7 +276,7 @@ def save_results(
         values=_plain(dict(values), name),
         tables={str(k): v for k, v in (tables or {}).items()},
         params=_plain(dict(params or {}), f"{name}.params"),
-        provenance=provenance(profile, dataset, root=path.parent.parent.parent),
+        provenance=_plain(provenance(profile, dataset, root=path.parent.parent.parent, runs=runs), f"{name}.runs"),
         path=path,
     )
     document = {

@@ -25,9 +25,20 @@ def test_a_run_is_trained_once_and_then_found(tmp_path):
     assert again.dir == first.dir and checkpoint.stat().st_mtime_ns == stamp
     assert again.result == first.result
     assert first.dir.parent == tmp_path / "runs" / "smoke"
+    assert set(first.result["provenance"]) >= {"hardware", "torch", "git", "date"}  # where and when it trained
     other = trained(tiny_config(lr=0.01), "smoke", root=tmp_path)  # a different recipe is a different run
     assert other.dir != first.dir
     assert len(first.metrics()) == 1
+
+
+def test_a_run_found_with_another_evaluation_protocol_is_scored_with_the_one_asked_for(tmp_path):
+    first = trained(tiny_config(), "smoke", root=tmp_path)  # validated on 16 images
+    fewer = trained(tiny_config(limit_val=8), "smoke", root=tmp_path)  # the same weights ...
+    assert fewer.dir == first.dir and first.result["val_images"] == 16
+    assert fewer.result["val"]["images"] == fewer.result["val_images"] == 8  # ... scored on the 8 asked for
+    assert fewer.result["evaluated_with"]["limit_val"] == 8
+    assert trained(tiny_config(limit_val=8), "smoke", root=tmp_path).result == fewer.result  # cached
+    assert trained(tiny_config(), "smoke", root=tmp_path).result == first.result  # its own scores, untouched
 
 
 def test_a_run_gives_its_model_for_other_tasks_and_caches_evaluations(tmp_path):

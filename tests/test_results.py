@@ -23,6 +23,24 @@ def book_root(tmp_path, monkeypatch):
     return tmp_path
 
 
+def test_records_name_the_runs_behind_them_and_where_they_were_trained(book_root):
+    class Run:  # what save_results reads of drnlib.experiments.Run
+        def __init__(self, folder, result):
+            self.dir, self.result = book_root / "runs" / "smoke" / folder, result
+
+    trained_here = results.machine_provenance()
+    new = Run("drn_c_26-x", {"device": "cuda", "torch": "2.11", "provenance": {**trained_here,
+                                                                               "hardware": {"gpus": ["H100"]}}})
+    old = Run("resnet18-x", {"device": "cpu", "torch": "2.14"})  # trained before runs recorded their provenance
+    record = results.save_results("demo", "smoke", {"x": 1}, dataset="synthetic", runs={"a": new, "b": [old]})
+    stored = results.load_results("demo", "smoke").provenance["runs"]
+    assert [r["folder"] for r in stored] == ["drn_c_26-x", "resnet18-x"]
+    assert stored[0]["gpus"] == ["H100"] and stored[0]["commit"] == trained_here["git"]["commit"]
+    assert stored[1]["commit"] is None and stored[1]["device"] == "cpu"
+    note = results.provenance_note(record)
+    assert "trained in 2 run(s)" in note and "H100, cpu" in note and "date unrecorded" in note
+
+
 def test_save_and_load_round_trip_with_provenance(book_root):
     table = pd.DataFrame({"top1": [30.5, float("nan")], "note": ["a", "b"]}, index=pd.Index(["resnet18", "drn_c_26"], name="arch"))
     record = results.save_results(

@@ -14,12 +14,12 @@ from drnlib.eval.localization import (DEFAULT_THRESHOLDS, LocalizationMeter, bes
                                       boxes_correct, cell_boxes, cells_to_image_boxes, class_boxes, pad_boxes)
 from drnlib.eval.metrics import (IGNORE_INDEX, ConfusionMeter, TopKMeter, confusion_matrix, segmentation_scores,
                                  topk_correct)
-from drnlib.eval.predict import AveragedModels, average_crops, classify_probs, dense_probs, segment_probs
+from drnlib.eval.predict import AveragedModels, average_crops, classify_probs, segment_probs
 
 __all__ = [
     "TASKS", "autocast", "evaluate", "sweep_threshold", "to_device",
     "DEFAULT_THRESHOLDS", "LocalizationMeter", "best_threshold", "box_iou", "boxes_correct", "cell_boxes",
     "cells_to_image_boxes", "class_boxes", "pad_boxes",
     "IGNORE_INDEX", "ConfusionMeter", "TopKMeter", "confusion_matrix", "segmentation_scores", "topk_correct",
-    "AveragedModels", "average_crops", "classify_probs", "dense_probs", "segment_probs",
+    "AveragedModels", "average_crops", "classify_probs", "segment_probs",
 ]

@@ -39,11 +39,6 @@ def classify_probs(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor
     return model(images).float().softmax(dim=1)
 
 
-def dense_probs(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """N x C x h x w per-pixel softmax over classes of a dense model (task="dense"), as DRN Sec. 3."""
-    return model(images).float().softmax(dim=1)
-
-
 def segment_probs(model: torch.nn.Module, images: torch.Tensor, scales=(1.0,), flip: bool = False) -> torch.Tensor:
     """N x C x H x W softmax probabilities of a segmentation model (task="segment") at the input size H x W.
 

@@ -162,7 +162,7 @@ def comparison_claim(claim: str, better: str, worse: str, ours, paper, column: s
                      tolerance: float = 0.0) -> dict:
     """A claims_table row: `better` has a lower error than `worse` in `column` (or, with a tolerance, is at most
     `tolerance` points worse: "matches" / "approaches"). `ours` and `paper` are DataFrames indexed by arch;
-    an arch missing from `ours` makes the row "not tested"."""
+    an arch missing from `ours`, or a difference within its 95% interval, makes the row "not tested"."""
     name = pretty
     evidence = f"{name(better)} {paper.loc[better, column]:.2f} vs {name(worse)} {paper.loc[worse, column]:.2f}"
     if better not in ours.index or worse not in ours.index:
@@ -172,7 +172,12 @@ def comparison_claim(claim: str, better: str, worse: str, ours, paper, column: s
     a, b = float(ours.loc[better, column]), float(ours.loc[worse, column])
     ci = _difference_ci(a, b, images)
     text = f"{name(better)} {a:.2f} vs {name(worse)} {b:.2f} (Δ {a - b:+.2f} ± {ci:.2f})"
-    holds = a - b <= tolerance if tolerance > 0 else a < b
+    if tolerance > 0:
+        holds = a - b <= tolerance
+    elif abs(a - b) <= ci:  # a difference inside the interval is not evidence either way
+        return {"claim": claim, "paper": evidence, "ours": text + ": within the noise, not resolved", "holds": None}
+    else:
+        holds = a < b
     return {"claim": claim, "paper": evidence, "ours": text, "holds": bool(holds)}
 
 

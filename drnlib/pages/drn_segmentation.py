@@ -25,7 +25,7 @@ from drnlib.errors import ParameterError
 from drnlib.eval.metrics import IGNORE_INDEX, confusion_matrix, segmentation_scores
 from drnlib.eval.predict import segment_probs
 from drnlib.experiments import Run, settings_key
-from drnlib.results import Record, load_results, results_path, save_results
+from drnlib.results import Record, load_results, results_path, run_provenance, save_results
 from drnlib.train import RunConfig
 
 # SegNet's CamVid colours (SegNet-Tutorial), in the order of drnlib.data.CamVid.CLASSES; void is black.
@@ -88,6 +88,7 @@ def arch_entry(run: Run, scores: dict, ms_scores: dict | None, scales) -> dict:
     """What the table stores for one architecture: its scores and how it was trained and evaluated."""
     names = run.result.get("class_names") or [str(i) for i in range(len(scores["iou"]))]
     config = run.result["config"]
+    trained = run_provenance(run)
     entry = {
         "miou": scores["miou"], "pixel_acc": scores["pixel_acc"], "mean_acc": scores["mean_acc"],
         "iou": dict(zip(names, scores["iou"])),
@@ -95,7 +96,9 @@ def arch_entry(run: Run, scores: dict, ms_scores: dict | None, scales) -> dict:
                 "crop_size": config["crop_size"], "batch_size": config["batch_size"], "lr": config["lr"],
                 "schedule": config["schedule"], "train_images": run.result["train_images"],
                 "val_images": scores.get("images") or run.result["val_images"], "params": run.result["params"],
-                "train_minutes": run.result["train_seconds"] / 60, "device": run.result["device"]},
+                "train_minutes": run.result["train_seconds"] / 60, "device": run.result["device"],
+                # each architecture is stored by its own execution of the page: when and at which commit it trained
+                "commit": (trained["commit"] or "unrecorded")[:10], "trained": (trained["date"] or "unrecorded")[:10]},
     }
     if ms_scores is not None:
         entry["miou_ms"] = ms_scores["miou"]

@@ -34,7 +34,6 @@ from drnlib.train import RunConfig, resolve_device
 from drnlib.train.checkpoint import atomic_write_json
 from drnlib.train.tasks import get_task
 
-FACTORS = ("object_scale", "thinness")
 # The harder end of each factor: smaller objects, thinner objects.
 HARDER = {"object_scale": "min", "thinness": "max"}
 
@@ -221,6 +220,6 @@ def paired_difference(a: pd.Series, b: pd.Series) -> dict:
     return {"mean": mean, "se": se, "seeds": n, "positive": bool(mean > 0 and (n == 1 or mean > 2 * se))}
 
 
-__all__ = ["FACTORS", "SceneSets", "scene_options", "scene_sets", "localize_transform", "train_run", "localize",
+__all__ = ["SceneSets", "scene_options", "scene_sets", "localize_transform", "train_run", "localize",
            "train_and_evaluate", "predicted_box", "mask_geometry", "object_geometry", "degradation", "at_level",
            "compare", "paired_difference"]

@@ -75,15 +75,6 @@ def barrier(processes: Processes) -> None:
         dist.barrier()
 
 
-def broadcast_flag(processes: Processes, value: bool) -> bool:
-    """Rank 0's boolean, on every process (e.g. "an error happened while writing files")."""
-    if not processes.distributed:
-        return value
-    flag = torch.tensor([int(value)], device=processes.device)
-    dist.broadcast(flag, src=0)
-    return bool(flag.item())
-
-
 def wrap_model(model: torch.nn.Module, processes: Processes, sync_bn: bool) -> torch.nn.Module:
     """SyncBatchNorm (CUDA only: torch's SyncBatchNorm does not run on the CPU) and DistributedDataParallel.
 

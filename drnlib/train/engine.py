@@ -31,6 +31,7 @@ import drnlib
 from drnlib.data import DataLoader  # torch's, re-raising worker DataErrors on one line
 from drnlib.errors import CheckpointError, DataError, ParameterError, TrainingError
 from drnlib.eval import autocast, evaluate, to_device
+from drnlib.results import machine_provenance
 from drnlib.train import distributed
 from drnlib.train.checkpoint import (atomic_write_csv, atomic_write_json, get_rng_state, load_checkpoint,
                                      remove_stale_temporaries, save_checkpoint, set_rng_state)
@@ -249,6 +250,7 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
         "train_seconds": sum(r["seconds"] for r in history), "device": str(device),
         "world_size": procs.world_size, "torch": torch.__version__, "drnlib": drnlib.__version__,
         "config": cfg.to_dict(), "config_changes": changes, "run_dir": str(out_dir),
+        "provenance": machine_provenance(),  # where and when these weights were trained
     }
     if procs.is_main:
         atomic_write_json(out_dir / "result.json", result)
