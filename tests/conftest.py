@@ -7,14 +7,12 @@ Fixtures for everyone:
   tiny_imagenet_root  unpacked Tiny ImageNet (100 classes) folder
   cifar10_root        unpacked CIFAR-10 JPEG tree
   synthetic_small     a tiny SyntheticScenes split (32 x 32, 4 classes, 16 samples) for engine/CPU tests
-  writers             functions that write real JPEG / PNG / palette PNG / MAT v5 files for fixture trees
+  writers             functions that write real JPEG / PNG / palette PNG / MAT files for fixture trees
 """
 
 from __future__ import annotations
 
-import struct
 import warnings
-import zlib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image as PILImage
+from scipy.io import savemat
 from torchvision.io import encode_jpeg, encode_png
 
 from drnlib.data import registry
@@ -111,70 +110,15 @@ def write_palette_png(path: Path, ids: torch.Tensor) -> Path:
     return path
 
 
-# A small MAT v5 writer (the format MATLAB's save -v7 produces), for SBD-style .mat fixtures.
-_MI = {"i1": 1, "u1": 2, "i2": 3, "u2": 4, "i4": 5, "u4": 6, "f4": 7, "f8": 9, "i8": 12, "u8": 13}
-_MX = {"f8": 6, "f4": 7, "i1": 8, "u1": 9, "i2": 10, "u2": 11, "i4": 12, "u4": 13, "i8": 14, "u8": 15}
-
-
-class Sparse:
-    """A sparse logical matrix for write_mat (MATLAB stores SBD's Boundaries this way)."""
-
-    def __init__(self, dense: np.ndarray):
-        self.dense = np.asarray(dense, dtype=bool)
-
-
-def _mat_element(mtype: int, payload: bytes) -> bytes:
-    if 0 < len(payload) <= 4:  # small data element format
-        return struct.pack("<I", (len(payload) << 16) | mtype) + payload.ljust(4, b"\0")
-    return struct.pack("<II", mtype, len(payload)) + payload + b"\0" * (-len(payload) % 8)
-
-
-def _mat_matrix(name: str, value, store_as: str | None = None) -> bytes:
-    def header(mx_class, dims, flags=0, nzmax=0):
-        return (
-            _mat_element(6, struct.pack("<II", mx_class | flags, nzmax))
-            + _mat_element(5, np.asarray(dims, "<i4").tobytes())
-            + _mat_element(1, name.encode())
-        )
-
-    if isinstance(value, dict):  # 1x1 struct
-        fields = list(value)
-        body = header(2, (1, 1)) + _mat_element(5, struct.pack("<i", 32))
-        body += _mat_element(1, b"".join(f.encode().ljust(32, b"\0") for f in fields))
-        body += b"".join(_mat_matrix("", value[f]) for f in fields)
-    elif isinstance(value, list):  # cell column
-        body = header(1, (len(value), 1)) + b"".join(_mat_matrix("", v) for v in value)
-    elif isinstance(value, str):
-        body = header(4, (1, len(value))) + _mat_element(4, np.array([ord(c) for c in value], "<u2").tobytes())
-    elif isinstance(value, Sparse):
-        columns, rows = np.nonzero(value.dense.T)  # nonzeros in column-major order
-        jc = np.searchsorted(columns, np.arange(value.dense.shape[1] + 1))
-        body = header(5, value.dense.shape, flags=0x0200, nzmax=max(len(rows), 1))
-        body += _mat_element(5, rows.astype("<i4").tobytes()) + _mat_element(5, jc.astype("<i4").tobytes())
-        body += _mat_element(2, np.ones(len(rows), "u1").tobytes())
-    else:
-        array = np.asarray(value)
-        stored = np.dtype(store_as or array.dtype).newbyteorder("<")
-        body = header(_MX[array.dtype.str[1:]], array.shape)
-        body += _mat_element(_MI[stored.str[1:]], array.astype(stored).tobytes(order="F"))
-    return struct.pack("<II", 14, len(body)) + body
-
-
-def write_mat(path: Path, variables: dict, compress: bool = True, store_as: dict | None = None) -> Path:
-    """Write variables {name: ndarray | dict (struct) | list (cell) | str | Sparse} as a MAT v5 file.
-    store_as: {name: dtype} stores a top-level numeric array in a smaller type, as MATLAB does."""
+def write_mat(path: Path, variables: dict) -> Path:
+    """Write variables {name: ndarray | dict (a 1x1 struct) | object ndarray (a cell array)} as a compressed MAT v5
+    file, the format of MATLAB's default save -v7 (SBD's cls/*.mat)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    out = b"MATLAB 5.0 MAT-file, written by drnlib tests".ljust(116, b" ") + b"\0" * 8 + struct.pack("<H", 0x0100) + b"IM"
-    for name, value in variables.items():
-        element = _mat_matrix(name, value, (store_as or {}).get(name))
-        out += struct.pack("<II", 15, len(z := zlib.compress(element))) + z if compress else element
-    path.write_bytes(out)
+    savemat(path, variables, do_compression=True)
     return path
 
 
 @pytest.fixture
 def writers():
-    """Namespace of the fixture-tree writers above (write_jpeg, write_png, write_palette_png, write_mat, Sparse)."""
-    return SimpleNamespace(
-        write_jpeg=write_jpeg, write_png=write_png, write_palette_png=write_palette_png, write_mat=write_mat, Sparse=Sparse
-    )
+    """Namespace of the fixture-tree writers above (write_jpeg, write_png, write_palette_png, write_mat)."""
+    return SimpleNamespace(write_jpeg=write_jpeg, write_png=write_png, write_palette_png=write_palette_png, write_mat=write_mat)

@@ -337,9 +337,10 @@ def test_jupyterlab_opens_a_py_page_as_a_notebook(tmp_path):
             server.wait()
 
 
-# Script mode: the GPU machine has torch, pandas, matplotlib, seaborn, tqdm and pyyaml, but no Jupyter stack.
+# Script mode: the GPU machine has torch, scipy, pandas, matplotlib, seaborn, tqdm and pyyaml, but no Jupyter stack
+# (and no pooch, which only downloads need).
 
-GPU_MACHINE_LACKS = ["IPython", "myst_nb", "jinja2", "papermill", "nbformat", "nbclient", "jupytext", "ipykernel"]
+GPU_MACHINE_LACKS = ["IPython", "myst_nb", "jinja2", "papermill", "nbformat", "nbclient", "jupytext", "ipykernel", "pooch"]
 
 
 def test_pages_run_as_plain_scripts_without_the_jupyter_stack(tmp_path, monkeypatch):

@@ -2,11 +2,15 @@
 range, size mismatches; also from DataLoader workers and verify(). And the registry's lookup and unpacking."""
 
 import dataclasses
+import functools
 import hashlib
+import http.server
 import multiprocessing
 import os
 import pickle
+import sys
 import tarfile
+import threading
 import time
 
 import numpy as np
@@ -247,8 +251,9 @@ def toy_source(tmp_path, monkeypatch):
     return shared, cache
 
 
-def test_locate_unpacks_shared_archive_once(toy_source, tmp_path):
+def test_locate_unpacks_shared_archive_once(toy_source, tmp_path, monkeypatch):
     shared, cache = toy_source
+    monkeypatch.setitem(sys.modules, "pooch", None)  # the GPU machine has no pooch: only downloads may need it
     root = registry.locate("camvid")
     assert root == cache / "toy" and len(list((root / "sub").iterdir())) == 50
     stamp = (root / "sub" / "0.txt").stat().st_mtime_ns
@@ -298,16 +303,69 @@ def test_concurrent_unpacks_give_one_complete_tree(toy_source):
     assert len(list((cache / "toy" / "sub").iterdir())) == 50 and [p.name for p in cache.iterdir()] == ["toy"]
 
 
-def test_cache_then_download(toy_source, tmp_path, monkeypatch):
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_folder(tmp_path, monkeypatch):
+    """A folder served over HTTP from 127.0.0.1 by a thread (downloads are tested without the internet):
+    yields (folder, base url)."""
+    folder = tmp_path / "www"
+    folder.mkdir()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # a proxy set in the environment must not take the request
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def with_download(monkeypatch, url, checksum):
+    source = dataclasses.replace(registry.SOURCES["camvid"], downloads=(registry.Download(url, checksum),))
+    monkeypatch.setitem(registry.SOURCES, "camvid", source)
+
+
+def test_cache_then_download(toy_source, http_folder, monkeypatch):
+    pytest.importorskip("pooch")  # downloads need pooch; the GPU machine has none
     shared, cache = toy_source
-    (shared / "toy.tar.gz").rename(tmp_path / "official.tar.gz")
+    www, base = http_folder
+    (shared / "toy.tar.gz").rename(www / "official.tar.gz")
     with pytest.raises(DataError, match="no data found"):
         registry.locate("camvid")  # no archive, nothing in the cache, downloads not asked for
-    digest = hashlib.md5((tmp_path / "official.tar.gz").read_bytes()).hexdigest()
-    url = (tmp_path / "official.tar.gz").as_uri()
-    source = dataclasses.replace(registry.SOURCES["camvid"], downloads=(registry.Download(url, f"md5:{digest}"),))
-    monkeypatch.setitem(registry.SOURCES, "camvid", source)
+    digest = hashlib.md5((www / "official.tar.gz").read_bytes()).hexdigest()
+    with_download(monkeypatch, f"{base}/official.tar.gz", f"md5:{digest}")
     root = registry.locate("camvid", download_if_missing=True)
-    assert root == cache / "toy" and (cache / "downloads" / "official.tar.gz").is_file()
-    (tmp_path / "official.tar.gz").unlink()
+    assert root == cache / "toy" and len(list((root / "sub").iterdir())) == 50
+    assert sorted(p.name for p in (cache / "downloads").iterdir()) == ["official.tar.gz"]
+    (www / "official.tar.gz").unlink()
     assert registry.locate("camvid") == root  # now found in the cache
+
+
+def test_failed_downloads_are_one_line_and_leave_nothing(toy_source, http_folder, monkeypatch):
+    pytest.importorskip("pooch")
+    shared, cache = toy_source
+    www, base = http_folder
+    (shared / "toy.tar.gz").rename(www / "official.tar.gz")
+    with_download(monkeypatch, f"{base}/official.tar.gz", "sha256:" + "0" * 64)
+    with pytest.raises(DataError) as err:
+        registry.locate("camvid", download_if_missing=True)
+    assert "official.tar.gz" in one_line(err) and "does not match" in str(err.value)
+    assert not (cache / "toy").exists() and not list((cache / "downloads").iterdir())  # pooch removed its temp file
+    with_download(monkeypatch, f"{base}/missing.tar.gz", None)
+    with pytest.raises(DataError) as err:
+        registry.locate("camvid", download_if_missing=True)
+    assert "missing.tar.gz failed" in one_line(err) and "404" in str(err.value)
+
+
+def test_download_without_pooch_says_so(toy_source, monkeypatch):
+    shared, cache = toy_source
+    (shared / "toy.tar.gz").unlink()
+    with_download(monkeypatch, "http://127.0.0.1:9/official.tar.gz", None)
+    monkeypatch.setitem(sys.modules, "pooch", None)  # what `import pooch` meets where it is not installed
+    with pytest.raises(DataError) as err:
+        registry.locate("camvid", download_if_missing=True)
+    assert "needs pooch" in one_line(err)

@@ -1,13 +1,14 @@
 """Loaders of the data sets we cannot have here, on tiny trees written in each data set's own layout and file
-formats (JPEG, PNG, palette PNG, MAT v5, python pickles); plus the MAT v5 reader itself."""
+formats (JPEG, PNG, palette PNG, MAT, python pickles); plus reading SBD's MAT labels."""
 
 import pickle
 
 import numpy as np
 import pytest
 import torch
+from scipy.sparse import csc_matrix
 
-from drnlib.data import build_dataset, read_mat
+from drnlib.data import build_dataset, read_label_mat
 from drnlib.errors import DataError
 
 
@@ -166,8 +167,8 @@ def voc_root(tmp_path, writers):
     for n, image_id in enumerate(SBD_TRAIN + SBD_VAL):
         segmentation = np.zeros((12, 16), np.uint8)
         segmentation[4:10, 1:6] = n + 11
-        boundaries = [writers.Sparse(np.zeros((12, 16))) for _ in range(20)]
-        boundaries[n] = writers.Sparse(segmentation == n + 11)
+        boundaries = np.empty((20, 1), object)  # SBD: a 20x1 cell of sparse logical boundary maps, one per class
+        boundaries[:, 0] = [csc_matrix(segmentation == k + 1) for k in range(20)]
         gt = {"Boundaries": boundaries, "Segmentation": segmentation, "CategoriesPresent": np.array([[n + 11]], np.uint8)}
         writers.write_mat(sbd / "cls" / f"{image_id}.mat", {"GTcls": gt})
     (sbd / "train.txt").write_text("\n".join(SBD_TRAIN) + "\n")
@@ -276,37 +277,47 @@ def test_cifar10_python_pickles(tmp_path):
     assert sorted(few.labels) == [0, 4] and torch.equal(few[1][0], test[2][0])  # slices keep their pixel rows
 
 
-# --- MAT v5 reader -------------------------------------------------------------------------------------------
+# --- SBD's MAT labels ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("compress", [True, False])
-def test_mat_v5_reader_round_trip(tmp_path, writers, compress):
+def test_read_label_mat_sbd_struct(tmp_path, writers):
     seg = (np.arange(35).reshape(5, 7) % 21).astype(np.uint8)
-    variables = {
-        "GTcls": {"Boundaries": [writers.Sparse(seg == 3), writers.Sparse(seg == 4)], "Segmentation": seg, "CategoriesPresent": np.array([[3], [4]], np.uint8)},
-        "note": "made by a test",
-        "scores": np.array([[0.5, 2.0, 7.0], [1.0, 3.0, 255.0]]),
-        "small": np.array([[2.0, 3.0]]),
-    }
-    path = writers.write_mat(tmp_path / "x.mat", variables, compress=compress, store_as={"small": "u1"})
-    read = read_mat(path)
-    assert set(read) == set(variables)
-    gt = read["GTcls"]
-    assert gt["Segmentation"].dtype == np.uint8 and np.array_equal(gt["Segmentation"], seg)
-    assert gt["Boundaries"] == [None, None]  # sparse matrices are skipped
-    assert np.array_equal(gt["CategoriesPresent"], [[3], [4]])
-    assert read["note"] == "made by a test"
-    assert np.array_equal(read["scores"], variables["scores"])
-    assert read["small"].dtype == np.float64 and np.array_equal(read["small"], [[2.0, 3.0]])  # stored as uint8
+    boundaries = np.empty((2, 1), object)
+    boundaries[:, 0] = [csc_matrix(seg == 3), csc_matrix(seg == 4)]
+    gt = {"Boundaries": boundaries, "Segmentation": seg, "CategoriesPresent": np.array([[3], [4]], np.uint8)}
+    path = writers.write_mat(tmp_path / "x.mat", {"GTcls": gt, "other": np.ones((2, 2))})
+    label = read_label_mat(path)
+    assert label.dtype == torch.uint8 and torch.equal(label, torch.from_numpy(seg))  # (H, W), not transposed
+    doubles = writers.write_mat(tmp_path / "d.mat", {"GTcls": {"Segmentation": seg.astype(np.float64)}})
+    assert torch.equal(read_label_mat(doubles), label)  # a double matrix of ids (MATLAB's default class)
 
 
-def test_mat_reader_refuses_bad_files(tmp_path, writers):
-    v73 = tmp_path / "v73.mat"
-    v73.write_bytes(b"MATLAB 7.3 MAT-file, Platform: GLNXA64".ljust(512, b" "))
-    with pytest.raises(DataError, match="v7.3"):
-        read_mat(v73)
-    good = writers.write_mat(tmp_path / "ok.mat", {"a": np.ones((40, 40))})
-    cut = tmp_path / "cut.mat"
-    cut.write_bytes(good.read_bytes()[:-50])
-    with pytest.raises(DataError, match="cut.mat"):
-        read_mat(cut)
+@pytest.mark.parametrize(
+    "case, match",
+    [
+        ("missing", "file not found"),
+        ("truncated", "corrupt or unreadable MAT file"),
+        ("v7.3", "MAT v7.3 (HDF5) file"),
+        ("no struct", "no GTcls.Segmentation"),
+        ("no field", "no GTcls.Segmentation"),
+        ("out of range", "outside the 8-bit class ids"),
+    ],
+)
+def test_read_label_mat_refuses_bad_files(tmp_path, writers, case, match):
+    path = tmp_path / f"{case}.mat"
+    seg = np.zeros((40, 40), np.uint8)
+    if case == "truncated":
+        good = writers.write_mat(tmp_path / "ok.mat", {"GTcls": {"Segmentation": seg + np.arange(40, dtype=np.uint8)}})
+        path.write_bytes(good.read_bytes()[:-50])
+    elif case == "v7.3":  # MATLAB's -v7.3 files are HDF5 with a MAT header: version 0x0200 at byte 124
+        path.write_bytes(b"MATLAB 7.3 MAT-file, Platform: GLNXA64".ljust(124, b" ") + b"\x00\x02IM" + b"\0" * 388)
+    elif case == "no struct":
+        writers.write_mat(path, {"Segmentation": seg})
+    elif case == "no field":
+        writers.write_mat(path, {"GTcls": {"Boundaries": seg}})
+    elif case == "out of range":
+        writers.write_mat(path, {"GTcls": {"Segmentation": np.full((4, 4), 300.0)}})
+    with pytest.raises(DataError) as err:
+        read_label_mat(path)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(str(path)) and match in message

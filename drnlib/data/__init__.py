@@ -8,16 +8,15 @@ Sample convention (before transforms): a uint8 tv_tensors.Image (3, H, W) and a 
 (classify), {"label": int, "boxes": BoundingBoxes XYXY pixels} (localize) or a Mask (H, W) int64 with
 255 = ignore (segment). Every data set has num_classes, class_names, task, ignore_index and verify().
 
-Modules: io (decoding), matfile (MAT v5 reader for SBD), registry (sources, cache, unpacking), base,
+Modules: io (decoding images, label PNGs and SBD's MAT labels), registry (sources, cache, unpacking), base,
 classification, segmentation, synthetic, transforms, loader, factory.
 """
 
 from drnlib.data.base import IGNORE_INDEX, ClassificationDataset, ImageDataset, SegmentationDataset
 from drnlib.data.classification import CIFAR10, ImageNet, TinyImageNet
 from drnlib.data.factory import DATASETS, build_dataset, dataset_class, default_transform, list_datasets
-from drnlib.data.io import read_image, read_label_png
+from drnlib.data.io import read_image, read_label_mat, read_label_png
 from drnlib.data.loader import DataLoader, build_loader, collate
-from drnlib.data.matfile import read_mat
 from drnlib.data.registry import SOURCES, cache_dir, locate, shared_data_dir, unpack
 from drnlib.data.segmentation import ADE20K, CamVid, Cityscapes, PascalContext, VOCAug
 from drnlib.data.synthetic import SyntheticScenes
@@ -26,6 +25,6 @@ __all__ = [
     "ADE20K", "CIFAR10", "DATASETS", "IGNORE_INDEX", "SOURCES", "CamVid", "Cityscapes", "ClassificationDataset",
     "DataLoader", "ImageDataset", "ImageNet", "PascalContext", "SegmentationDataset", "SyntheticScenes",
     "TinyImageNet", "VOCAug", "build_dataset", "build_loader", "cache_dir", "collate", "dataset_class",
-    "default_transform", "list_datasets", "locate", "read_image", "read_label_png", "read_mat", "shared_data_dir",
-    "unpack",
+    "default_transform", "list_datasets", "locate", "read_image", "read_label_mat", "read_label_png",
+    "shared_data_dir", "unpack",
 ]  # fmt: skip

@@ -4,13 +4,16 @@ Lookup order for `locate(name, root)`:
   1. `root`, when the user gives one (it must exist);
   2. the project's shared archive (`<shared data>/<archive>`), unpacked once into the cache;
   3. an already unpacked copy in the cache (`<cache>/<folder>`), e.g. one placed there by hand;
-  4. a download of the official archive(s) into the cache, only when asked (`download=True` or DRNLIB_DOWNLOAD=1);
+  4. a download of the official archive(s) into the cache, only when asked (`download=True` or DRNLIB_DOWNLOAD=1),
+     with pooch (imported only then: the other steps need nothing beyond the standard library);
   otherwise a one-line DataError saying what to fetch and where to put it.
 
 Shared data folder: $DRNLIB_SHARED_DATA, else `<repo>/../shared/data`, else /work/shared/data.
 Cache: $DRNLIB_CACHE, else `<repo>/.cache/data` when drnlib runs from a source checkout, else ~/.cache/drnlib.
 Unpacking goes to a temporary folder next to the target and is renamed into place at the end, so a killed or
-concurrent unpack never leaves a half tree under the final name.
+concurrent unpack never leaves a half tree under the final name (neither pooch's Untar/Unzip nor torchvision's
+extract_archive does this, and extract_archive extracts tar members without the "data" filter that refuses paths
+outside the target).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import shutil
 import tarfile
 import tempfile
 import time
-import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,21 +164,17 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "drnlib"
 
 
-def file_checksum(path: Path, algorithm: str = "sha256") -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _check(path: Path, checksum: str | None) -> None:
+    """Raise a one-line DataError unless the file's digest matches `checksum` ("sha256:<hex>", "md5:<hex>", ...)."""
     if checksum is None:
         return
     algorithm, expected = checksum.split(":", 1)
-    actual = file_checksum(path, algorithm)
-    if actual != expected:
-        raise DataError(f"{path}: {algorithm} checksum {actual} does not match the expected {expected}")
+    digest = hashlib.new(algorithm)  # hashlib.file_digest would do this loop, but needs Python 3.11
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        raise DataError(f"{path}: {algorithm} checksum {digest.hexdigest()} does not match the expected {expected}")
 
 
 def _extract(archive: Path, into: Path) -> None:
@@ -242,23 +240,26 @@ def unpack(archives: list[tuple[Path, str | None]], folder: str, cache: Path | N
 
 
 def download(source: Source, cache: Path | None = None) -> Path:
-    """Download the official archive(s) of `source` into the cache, check them and unpack them."""
+    """Download the official archive(s) of `source` into <cache>/downloads with pooch, then unpack them.
+
+    pooch streams each file to a temporary name and keeps it only when its checksum matches, and does not fetch
+    again a file already there with the right checksum. Raises DataError (one line) when there is no automatic
+    download, pooch is not installed, or a download fails or has the wrong checksum.
+    """
     cache = cache_dir() if cache is None else cache
     if not source.downloads:
         raise DataError(f"{source.name}: no automatic download (registration needed); see {source.homepage}")
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        import pooch  # here only: finding the shared archives and the cache must work without it (the GPU machine)
+    except ImportError:
+        raise DataError(f"{source.name}: downloading needs pooch (pip install pooch); or fetch {source.homepage} by hand") from None
     archives = []
     for item in source.downloads:
-        path = cache / "downloads" / item.url.rsplit("/", 1)[-1]
-        if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(path.name + ".part")
-            try:
-                urllib.request.urlretrieve(item.url, partial)
-            except OSError as err:
-                raise DataError(f"{source.name}: download of {item.url} failed ({err})") from None
-            os.replace(partial, path)
-        archives.append((path, item.checksum))
+        try:
+            path = pooch.retrieve(item.url, item.checksum, item.url.rsplit("/", 1)[-1], cache / "downloads", progressbar=True)
+        except (OSError, ValueError) as err:  # requests' errors are OSErrors; a checksum mismatch is a ValueError
+            raise DataError(f"{source.name}: download of {item.url} failed ({' '.join(str(err).split())})") from None
+        archives.append((Path(path), None))  # checked by pooch
     return unpack(archives, source.download_folder or source.folder, cache)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from drnlib.data.base import IGNORE_INDEX, SegmentationDataset, check_split, make_label_map, read_lines, require_dir
-from drnlib.data.matfile import read_mat
+from drnlib.data.io import read_label_mat
 from drnlib.errors import DataError
 
 
@@ -101,7 +101,8 @@ class VOCAug(SegmentationDataset):
     train_aug = (SBD train + SBD val + VOC train) - VOC val. A label comes from VOC's own PNG where one exists
     (finer, with the 255 border) and from the SBD .mat otherwise. val = VOC 2012 val (1,449 images).
     Split "train" means train_aug here; "train_voc" is VOC's own 1,464-image train list.
-    SBD .mat files are read by drnlib.data.matfile (no scipy). mmsegmentation's VOCdevkit/VOCaug/dataset is found too.
+    SBD .mat files are read with scipy.io.loadmat (drnlib.data.io.read_label_mat). mmsegmentation's
+    VOCdevkit/VOCaug/dataset is found too.
     """
 
     name = "voc_aug"
@@ -143,15 +144,7 @@ class VOCAug(SegmentationDataset):
         self._require_samples()
 
     def read_label(self, path: Path) -> torch.Tensor:
-        if path.suffix != ".mat":
-            return super().read_label(path)
-        gt = read_mat(path).get("GTcls")
-        segmentation = gt.get("Segmentation") if isinstance(gt, dict) else None
-        if segmentation is None or segmentation.ndim != 2:
-            raise DataError(f"{path}: no GTcls.Segmentation matrix (not an SBD cls file)")
-        if segmentation.min() < 0 or segmentation.max() > 255:
-            raise DataError(f"{path}: label value(s) {int(segmentation.max())} out of range for {self.name}")
-        return torch.from_numpy(segmentation.astype("uint8"))
+        return read_label_mat(path) if path.suffix == ".mat" else super().read_label(path)
 
 
 class ADE20K(SegmentationDataset):
