@@ -12,43 +12,27 @@ refuse names the notebook's `parameters` cell does not have (papermill alone onl
 papermill into _build/executed/<profile>/NAME.ipynb, stage _config.yml, _toc.yml, the Markdown pages and the
 executed notebooks in _build/stage/ with execution switched off, and build _build/html/ with warnings as errors.
 
-Notebooks call the `check*` helpers at the end of this module to stop on a bad parameter with one line.
+Parameters are read and checked by drnlib.params (which the notebooks also call, first thing, to check their own).
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import difflib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from drnlib.errors import DrnError, ParameterError
-from drnlib.results import PROFILES, ROOT_ENV, check_profile, repo_root
-
-BOOK_DIR = "book"
-PAGE_SUFFIXES = (".ipynb", ".md")
-
-
-@dataclass(frozen=True)
-class Page:
-    name: str  # file stem, e.g. "fig4"; also the name of its params and results files
-    source: Path  # book/fig4.ipynb or book/intro.md
-    toc_entry: str  # "book/fig4"
-
-    @property
-    def is_notebook(self) -> bool:
-        return self.source.suffix == ".ipynb"
-
+from drnlib.params import _PARAMETERS_CELL, check_against_declared, percent_cells, read_params
+from drnlib.provenance import PROFILES, ROOT_ENV, check_profile, repo_root
+from drnlib.toc import BOOK_DIR, Page, toc_pages
 
 class NotebookFailed(DrnError):
     """A notebook raised an error while running; the message names it and where its traceback is."""
@@ -56,46 +40,6 @@ class NotebookFailed(DrnError):
 
 class RenderFailed(DrnError):
     """Jupyter Book reported warnings or errors (the build treats warnings as errors)."""
-
-
-# The table of contents.
-
-
-def _toc_files(node) -> list[str]:
-    """Every `file:` entry of a _toc.yml structure, in reading order (root first)."""
-    if isinstance(node, dict):
-        found = [node["root"]] if "root" in node else []
-        if "file" in node:
-            found.append(node["file"])
-        for key in ("parts", "chapters", "sections"):
-            for child in node.get(key) or []:
-                found += _toc_files(child)
-        return found
-    return []
-
-
-def toc_pages(root: Path) -> list[Page]:
-    """The pages of _toc.yml that exist as .ipynb or .md files, in order (each once)."""
-    toc_path = root / "_toc.yml"
-    if not toc_path.is_file():
-        raise ParameterError(f"no _toc.yml in {root}: run from the repository (or pass --root)")
-    try:
-        toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ParameterError(f"malformed {toc_path}: {str(err).splitlines()[0]}") from None
-    pages, names = [], {}
-    for entry in dict.fromkeys(_toc_files(toc)):
-        candidates = [root / f"{entry}{suffix}" for suffix in PAGE_SUFFIXES if (root / f"{entry}{suffix}").is_file()]
-        if not candidates:
-            raise ParameterError(f"_toc.yml names {entry!r}, but neither {entry}.ipynb nor {entry}.md exists")
-        if len(candidates) > 1:
-            raise ParameterError(f"_toc.yml entry {entry!r} is ambiguous: both .ipynb and .md exist")
-        page = Page(name=Path(entry).name, source=candidates[0], toc_entry=entry)
-        if page.name in names:
-            raise ParameterError(f"two pages are called {page.name!r}: {names[page.name]} and {entry}")
-        names[page.name] = entry
-        pages.append(page)
-    return pages
 
 
 # Notebook pairs (book/NAME.py <-> book/NAME.ipynb through jupytext).
@@ -133,110 +77,20 @@ def pair_problems(py_path: Path) -> list[str]:
 # Parameters.
 
 
-def read_params(root: Path, profile: str, page: Page) -> dict:
-    path = root / "params" / profile / f"{page.name}.yaml"
-    if not path.is_file():
-        raise ParameterError(f"{page.name}: missing {path.relative_to(root)} (every notebook needs one per profile)")
-    try:
-        params = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ParameterError(f"malformed {path.relative_to(root)}: {str(err).splitlines()[0]}") from None
-    if params is None:
-        return {}
-    if not isinstance(params, dict):
-        raise ParameterError(f"{path.relative_to(root)} must map parameter names to values, got {type(params).__name__}")
-    return params
-
-
-_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "list": (list,), "dict": (dict,)}
-
-
-def notebook_parameters(notebook: Path) -> dict:
-    """The parameters of a notebook as papermill reads them, after checking that its one `parameters` cell
-    holds typed assignments only (`name: type = default  # help`) and that papermill reads every one of them."""
-    import nbformat
-    import papermill
-
-    cells = [c for c in nbformat.read(notebook, as_version=4).cells if "parameters" in c.metadata.get("tags", [])]
-    if len(cells) != 1:
-        raise ParameterError(f"{notebook} must have exactly one cell tagged 'parameters', it has {len(cells)}")
-    try:
-        statements = ast.parse(cells[0].source).body
-    except SyntaxError as err:
-        raise ParameterError(f"{notebook}: the parameters cell is not valid Python: {err.msg} (line {err.lineno})") from None
-    untyped = [ast.unparse(s).split("\n")[0] for s in statements
-               if not (isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name) and s.value is not None)]
-    if untyped:
-        raise ParameterError(f"{notebook}: the parameters cell must hold typed defaults only "
-                             f"(`name: type = value  # help`), not {untyped[0]!r}")
-    known = papermill.inspect_notebook(str(notebook))
-    unread = [s.target.id for s in statements if s.target.id not in known]
-    if unread:
-        raise ParameterError(f"{notebook}: papermill cannot read the parameter line of {', '.join(unread)} "
-                             "(one assignment per line, and no '=' in its comment)")
-    return known
-
-
-def check_notebook_params(notebook: Path, params: dict, origin: str, known: dict | None = None) -> dict:
-    """Refuse names the notebook's parameters cell lacks and values of the wrong type (papermill only warns).
-    `known`: the parameters if already read (script mode); by default papermill reads them from the notebook."""
-    known = known if known is not None else notebook_parameters(notebook)
-    for name, value in params.items():
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ParameterError(
-                f"{origin}: {notebook.stem} has no parameter {name!r}; {hint}it has {', '.join(known)}"
-            )
-        expected = known[name].get("inferred_type_name")
-        types = _TYPES.get(expected)
-        wrong_bool = isinstance(value, bool) and expected in ("int", "float")
-        if types and (not isinstance(value, types) or wrong_bool):
-            raise ParameterError(f"{origin}: {notebook.stem} parameter {name!r} must be {expected}, got {value!r}")
-    return known
-
-
 def page_params(root: Path, profile: str, page: Page, script: bool = False, overrides: dict | None = None) -> dict:
-    """params/<profile>/NAME.yaml (with `overrides` on top), checked against the notebook (or, for `script`, its
-    .py), with `profile` filled in when it has one."""
-    params = {**read_params(root, profile, page), **(overrides or {})}
+    """params/<profile>/NAME.yaml (with `overrides` on top), checked against the notebook's parameters cell (or,
+    for `script`, its .py), with `profile` filled in when it has one."""
+    params = {**read_params(root, profile, page.name), **(overrides or {})}
     origin = f"params/{profile}/{page.name}.yaml" + (" with --set" if overrides else "")
     source = page.source.with_suffix(".py") if script else page.source
-    known = check_notebook_params(source, params, origin, script_parameters(source) if script else None)
-    if "profile" in known:
+    declared = check_against_declared(source, params, origin)
+    if "profile" in declared:
         if params.setdefault("profile", profile) != profile:
             raise ParameterError(f"{origin} sets profile {params['profile']!r}, but the book is built at {profile!r}")
     return params
 
 
 # Pages as plain scripts (book/NAME.py, percent format): the GPU machine has no Jupyter, papermill or jupytext.
-
-_PARAMETERS_CELL = re.compile(r"^# %%.*\btags=\[[^\]]*[\"']parameters[\"']")
-
-
-def percent_cells(source: str) -> list[tuple[int, str]]:
-    """The cells of a percent-format script: (first line number, text), split at each `# %%` line."""
-    cells, start, lines = [], 0, source.splitlines(keepends=True)
-    for i, line in enumerate(lines):
-        if line.startswith("# %%") and i > start:
-            cells.append((start, "".join(lines[start:i])))
-            start = i
-    cells.append((start, "".join(lines[start:])))
-    return cells
-
-
-def script_parameters(py_path: Path) -> dict:
-    """{name: {"inferred_type_name": type}} of the typed defaults in the `parameters` cell of book/NAME.py
-    (the shape papermill's inspect_notebook returns, read with `ast` alone)."""
-    cells = [text for _, text in percent_cells(py_path.read_text(encoding="utf-8"))
-             if _PARAMETERS_CELL.match(text)]
-    if len(cells) != 1:
-        raise ParameterError(f"{py_path} must have exactly one cell tagged 'parameters', it has {len(cells)}")
-    known = {}
-    for statement in ast.parse(cells[0]).body:
-        if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
-            known[statement.target.id] = {"inferred_type_name": ast.unparse(statement.annotation)}
-    return known
 
 
 def run_script(py_path: Path, params: dict) -> None:
@@ -453,75 +307,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-# Helpers for a notebook's first cell after `parameters`: stop on a bad value with one line (ParameterError).
-
-
-def check(condition: bool, message: str) -> None:
-    """Raise ParameterError(message) unless condition holds."""
-    if not condition:
-        raise ParameterError(message)
-
-
-def check_choice(name: str, value, choices) -> None:
-    """`value` must be one of `choices` (a close match is suggested)."""
-    choices = list(choices)
-    if value not in choices:
-        close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=3)
-        hint = f"did you mean {', '.join(close)}?" if close else f"choose from {', '.join(map(str, choices))}"
-        raise ParameterError(f"unknown {name} {value!r}; {hint}")
-
-
-def check_int(name: str, value, low: int | None = None, high: int | None = None) -> None:
-    """`value` must be an integer (not a bool) within [low, high]."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ParameterError(f"{name} must be an integer, got {value!r}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"between {low} and {high}" if low is not None and high is not None else (
-            f">= {low}" if low is not None else f"<= {high}")
-        raise ParameterError(f"{name} must be {bounds}, got {value}")
-
-
-def check_number(name: str, value, low: float | None = None, high: float | None = None) -> None:
-    """`value` must be a real number within [low, high]."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
-        raise ParameterError(f"{name} must be a number, got {value!r}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ParameterError(f"{name} must be within [{low}, {high}], got {value}")
-
-
-def check_path(name: str, value: str, kind: str = "file") -> Path | None:
-    """An optional path parameter: "" means none (returns None); otherwise the file/folder must exist.
-
-    Relative paths are taken from the book's root (the repository), wherever the notebook runs.
-    """
-    if not isinstance(value, (str, os.PathLike)):
-        raise ParameterError(f"{name} must be a path (a string), got {value!r}")
-    if not str(value):
-        return None
-    path = Path(value).expanduser()
-    if not path.is_absolute():
-        path = repo_root() / path
-    exists = path.is_file() if kind == "file" else path.is_dir()
-    if not exists:
-        raise ParameterError(f"{name}: {kind} {value} does not exist")
-    return path
-
-
 if __name__ == "__main__":
     sys.exit(main())
-
-
-def parse_numbers(name: str, text: str, kind=float) -> tuple:
-    """A comma-separated parameter such as "82,123" or "0.5, 1, 1.5" as a tuple of `kind` ("" gives ())."""
-    try:
-        return tuple(kind(part) for part in str(text).split(",") if part.strip())
-    except ValueError:
-        raise ParameterError(f"{name} must be comma-separated {kind.__name__} values, got {text!r}") from None
-
-
-def parse_scales(text: str, name: str = "scales") -> tuple[float, ...]:
-    """The scales of multi-scale testing, "0.75,1,1.25" -> (0.75, 1.0, 1.25): at least one, each in (0, 4]."""
-    scales = parse_numbers(name, text, float)
-    if not scales or any(not 0 < s <= 4 for s in scales):
-        raise ParameterError(f"{name} must be comma-separated numbers in (0, 4] such as 0.75,1,1.25, got {text!r}")
-    return scales

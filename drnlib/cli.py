@@ -53,6 +53,8 @@ CHOICES = {"task": {"train": ["classify", "segment"], "evaluate": ["classify", "
 
 
 def _option_type(annotation: str):
+    if "dict" in annotation:
+        return dict
     if "bool" in annotation:
         return bool
     if "tuple" in annotation:
@@ -64,6 +66,7 @@ def _option_type(annotation: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from drnlib.provenance import PROFILES
     from drnlib.train.config import RunConfig
     from drnlib.train.schedules import SCHEDULES
 
@@ -71,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m drnlib", description=(
         "Dilated Residual Networks / Wider-or-Deeper: train and evaluate. Each option is a field of "
         "drnlib.train.RunConfig, the API the notebooks use."))
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,book}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,runs,book}")
     subparsers = {
         "train": commands.add_parser(
             "train", help="train a model (one loop for classification and segmentation)",
@@ -98,15 +101,39 @@ def build_parser() -> argparse.ArgumentParser:
             kw = dict(dest=f.name, default=argparse.SUPPRESS, help=f.metadata.get("help", "") + default)
             if kind is bool:
                 sub.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
+            elif kind is dict:  # --data-option KEY=VALUE, repeated
+                flags = ["--" + f.name.replace("_", "-").rstrip("s")]
+                sub.add_argument(*flags, type=_key_value, action="append", metavar="KEY=VALUE", **kw)
             elif kind is tuple:
                 sub.add_argument(*flags, type=float, nargs="+", metavar="S", **kw)
             else:
                 choices = CHOICES.get(f.name, {}).get(command)
                 sub.add_argument(*flags, type=kind, choices=choices, metavar=f.name.upper() if not choices else None,
                                  **kw)
+        sub.add_argument("--profile", choices=PROFILES, default=argparse.SUPPRESS,
+                         help="with --recipe: take the run's settings from params/PROFILE/recipes.yaml and its "
+                              "folder from runs/PROFILE/ (options given here change the recipe for this run)")
         if command == "evaluate":
             sub.add_argument("--output", default=None, help="also write the scores to this JSON file")
+    runs_parser = commands.add_parser(
+        "runs", help="list every run the book's pages need at a profile: recipe, arch, state, training FLOPs",
+        description="Every run the pages of the book (_toc.yml) need at a profile, from their params files: its "
+                    "recipe, architecture and options, whether it is trained (done / partial / missing), its training "
+                    "FLOPs (torch.utils.flop_counter) and its share of the profile's total.")
+    runs_parser.add_argument("--profile", choices=PROFILES, required=True)
+    runs_parser.add_argument("--pages", nargs="+", metavar="PAGE", help="only these pages")
+    runs_parser.add_argument("--commands", action="store_true", help="also print the command that trains each run")
     return parser
+
+
+def _key_value(text: str) -> tuple:
+    """'object_scale=0.25' -> ("object_scale", 0.25) (the value read as YAML)."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), yaml.safe_load(value)
 
 
 def _show(value) -> str:
@@ -130,7 +157,14 @@ def one_line(err: BaseException) -> str:
 def _run(args: argparse.Namespace) -> int:
     from drnlib.train import RunConfig, evaluate_run, fit
 
-    values = {k: v for k, v in vars(args).items() if k not in ("command", "output")}
+    if args.command == "runs":
+        return _list_runs(args)
+    values = {k: v for k, v in vars(args).items() if k not in ("command", "output", "profile")}
+    if "data_options" in values:
+        values["data_options"] = dict(values["data_options"])
+    profile = getattr(args, "profile", None)
+    if profile is not None or values.get("recipe"):
+        values = _from_recipe(profile, values, args.command)
     if args.command == "train":
         result = fit(RunConfig.from_dict(values))
         if result and _is_main():
@@ -144,6 +178,47 @@ def _run(args: argparse.Namespace) -> int:
                                       f"({result['task']}, epoch {result['epoch']}):"))
         if args.output:
             print(f"written: {args.output}")
+    return 0
+
+
+def _from_recipe(profile: str | None, values: dict, command: str) -> dict:
+    """The settings of a recipe run (--profile P --recipe R --arch A): the recipe's, with the options given on the
+    command line that change what is trained on top (a run of its own), the others (device, workers, resume, ...)
+    only for this process. Training a run whose trunk (the recipe's `init`) is not trained yet is refused."""
+    from drnlib import runs
+    from drnlib.errors import ParameterError
+
+    if profile is None or not values.get("recipe") or not values.get("arch"):
+        raise ParameterError("a recipe run needs --profile, --recipe and --arch together")
+    given = {k: v for k, v in values.items() if k not in ("recipe", "arch")}
+    spec = runs.RunSpec(values["recipe"], values["arch"],
+                        {k: v for k, v in given.items() if k not in runs.NOT_IN_KEY})
+    cfg = runs.config(profile, spec)
+    if command == "train":
+        trunk = runs.trunk(spec, profile)
+        if trunk is not None and runs.state(profile, trunk) != "done":
+            raise ParameterError(f"{spec.label} starts from {trunk.label}, which is not trained at profile "
+                                 f"{profile}; train it first: {runs.command(profile, trunk, processes=1)}")
+    return {**cfg.to_dict(), **{k: v for k, v in given.items() if k in runs.NOT_IN_KEY}}
+
+
+def _list_runs(args: argparse.Namespace) -> int:
+    """`python -m drnlib runs --profile P`: the table of every run the pages need."""
+    import pandas as pd
+
+    from drnlib.pages import profile_runs
+
+    frame = profile_runs(args.profile, pages=args.pages)
+    with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 60):
+        shown = frame.drop(columns=["command"]).copy()
+        shown["GFLOPs"] = shown["GFLOPs"].map(lambda v: f"{v:,.0f}")
+        shown["share"] = shown["share"].map(lambda v: f"{100 * v:.1f}%")
+        print(shown.to_string(index=False))
+    states = frame["state"].value_counts().to_dict()
+    print(f"\n{len(frame)} runs at profile {args.profile}: " + ", ".join(f"{n} {s}" for s, n in states.items())
+          + f"; {frame['GFLOPs'].sum() / 1e3:,.1f} TFLOPs of training in all")
+    if args.commands:
+        print("\n" + "\n".join(frame["command"]))
     return 0
 
 

@@ -64,10 +64,14 @@ def evaluate(model: torch.nn.Module, loader, task: str, *, num_classes: int | No
     """Evaluate `model` on every batch of `loader`; returns percentages (see drnlib.eval.metrics).
 
     classify: top1_error, top5_error, loss (NLL of the averaged probabilities), images.
-    segment:  miou, iou (per class), pixel_acc, mean_acc, loss (per-pixel cross-entropy, 255 ignored), pixels.
+    segment:  miou, iou (per class), pixel_acc, mean_acc, loss (per-pixel cross-entropy, 255 ignored), pixels,
+              confusion (C x C, rows: true class).
               `scales` / `flip` turn on multi-scale / mirrored testing (probabilities averaged).
     localize: top1_error / top5_error of the classification, and for a single threshold loc_top1_error,
               loc_top5_error, box_error, threshold; for a list of thresholds "sweep" (one row each) and "best".
+    Every task (but a threshold sweep) also returns "per_image": what each image contributed, in the data set's
+    order (top1_wrong / top5_wrong / loc_top1_wrong / loc_top5_wrong: 0 or 1; confusion: C x C per image), from
+    which drnlib.paper computes the uncertainty of a claim.
     In a torch.distributed run every process evaluates its own shard and the counts are summed.
     """
     if task not in TASKS:
@@ -112,15 +116,17 @@ def evaluate(model: torch.nn.Module, loader, task: str, *, num_classes: int | No
     _all_reduce(loss_count)
     loss = float(loss_sum / loss_count) if float(loss_count) > 0 else float("nan")
     if task == "segment":
+        per_image = conf.per_image()
         conf.all_reduce()
-        return {**conf.compute(), "loss": loss}
+        return {**conf.compute(), "loss": loss, "per_image": per_image}
+    per_image = topk.per_image()
     out = topk.compute()
     if task == "classify":
-        return {**out, "loss": loss}
+        return {**out, "loss": loss, "per_image": per_image}
     loc.all_reduce()
     rows = loc.compute()
     if single:
-        return {**out, **rows[0]}
+        return {**out, **rows[0], "per_image": {**per_image, **loc.per_image()}}
     return {**out, "sweep": rows, "best": best_threshold(rows)}
 
 

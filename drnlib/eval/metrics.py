@@ -25,6 +25,24 @@ def _all_reduce(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
+def gather_per_image(rows: list[torch.Tensor]) -> torch.Tensor | None:
+    """Per-image rows collected batch by batch (each N x ...), as one tensor on the CPU in the order of the data
+    set. In a torch.distributed run each process evaluated every world_size-th image from its rank on
+    (drnlib.train.tasks.shard); the processes' rows are gathered and interleaved back into that order."""
+    local = torch.cat(rows).cpu() if rows else None
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return local
+    parts = [None] * dist.get_world_size()
+    dist.all_gather_object(parts, local)
+    parts = [p for p in parts if p is not None]
+    if not parts:
+        return None
+    out = torch.empty((sum(len(p) for p in parts), *parts[0].shape[1:]), dtype=parts[0].dtype)
+    for rank, part in enumerate(parts):
+        out[rank::len(parts)] = part
+    return out
+
+
 def topk_correct(scores: torch.Tensor, target: torch.Tensor, ks=(1, 5)) -> torch.Tensor:
     """Number of samples whose true class is among the k highest scores, for each k in `ks`.
 
@@ -47,12 +65,24 @@ class TopKMeter:
         self.ks = tuple(ks)
         self.correct = torch.zeros(len(self.ks), dtype=torch.int64, device=device)
         self.count = torch.zeros((), dtype=torch.int64, device=device)
+        self.hits: list[torch.Tensor] = []  # per image: N x len(ks) bool, kept on the device until compute()
 
     def update(self, scores: torch.Tensor, target: torch.Tensor) -> None:
         if self.correct.device != scores.device:
             self.correct, self.count = self.correct.to(scores.device), self.count.to(scores.device)
-        self.correct += topk_correct(scores, target, self.ks)
+        maxk = min(max(self.ks), scores.shape[1])
+        hit = scores.topk(maxk, dim=1).indices.eq(target.view(-1, 1))
+        per_image = torch.stack([hit[:, : min(k, maxk)].any(dim=1) for k in self.ks], dim=1)
+        self.hits.append(per_image)
+        self.correct += per_image.sum(dim=0)
         self.count += target.numel()
+
+    def per_image(self) -> dict:
+        """{"top1_wrong": [0/1 per image], ...} in the data set's order (the claims' bootstrap needs them)."""
+        hits = gather_per_image(self.hits)
+        if hits is None:
+            return {}
+        return {f"top{k}_wrong": (~hits[:, i]).int().tolist() for i, k in enumerate(self.ks)}
 
     def all_reduce(self) -> None:
         _all_reduce(self.correct)
@@ -123,11 +153,27 @@ class ConfusionMeter:
         self.ignore_index = ignore_index
         self.class_names = class_names
         self.matrix = torch.zeros(num_classes, num_classes, dtype=torch.int64, device=device)
+        self.images: list[torch.Tensor] = []  # per image: N x C x C, kept on the device until compute()
 
     def update(self, pred: torch.Tensor, target: torch.Tensor) -> None:
+        """pred, target: N x H x W class ids (255 = ignore in target)."""
         if self.matrix.device != pred.device:
             self.matrix = self.matrix.to(pred.device)
-        self.matrix += confusion_matrix(pred, target.to(pred.device), self.num_classes, self.ignore_index)
+        target = target.to(pred.device)
+        c = self.num_classes
+        if pred.dim() < 3:
+            pred, target = pred.unsqueeze(0), target.unsqueeze(0)
+        # check the labels once for the batch, then one confusion matrix per image (offset bincount, no loop)
+        self.matrix += confusion_matrix(pred, target, c, self.ignore_index)
+        image = torch.arange(len(pred), device=pred.device).view(-1, *[1] * (pred.dim() - 1)).expand_as(pred)
+        valid = target != self.ignore_index
+        index = (image * c * c + target.long() * c + pred.long())[valid]
+        self.images.append(torch.bincount(index, minlength=len(pred) * c * c).view(len(pred), c, c))
+
+    def per_image(self) -> dict:
+        """{"confusion": N x C x C nested lists}: each image's own confusion matrix, in the data set's order."""
+        images = gather_per_image(self.images)
+        return {} if images is None else {"confusion": images.tolist()}
 
     def all_reduce(self) -> None:
         _all_reduce(self.matrix)

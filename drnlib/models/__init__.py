@@ -8,7 +8,7 @@
 from .network import Net
 from .specs import Level, NetSpec
 from .weights import load_weights
-from .zoo import aliases, build_model, list_models, model_from_config, normalize_name
+from .zoo import aliases, build_model, design_crop, list_models, model_from_config, normalize_name
 
 __all__ = ["Net", "Level", "NetSpec", "aliases", "build_model", "list_models", "model_from_config", "normalize_name",
-           "load_weights"]
+           "load_weights", "design_crop"]

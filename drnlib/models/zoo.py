@@ -121,3 +121,9 @@ def model_from_config(config: dict) -> Net:
     return build_model(config.pop("name"), config.pop("num_classes"), config.pop("task"), **config)
 
 
+
+
+def design_crop(name: str) -> int:
+    """The training crop a network is designed for, in pixels: the first number of a WoD name (224 / 112 / 56;
+    WoD Sec. 4), 224 for ResNets and DRNs (ImageNet), 32 for the CIFAR ResNets."""
+    return _spec_for(normalize_name(name), False).train_size

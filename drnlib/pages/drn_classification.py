@@ -1,20 +1,20 @@
 """The ImageNet classifiers of the DRN paper's Tables 1-2 and Figures 3, 4, 6, 7, shared by those pages.
 
-Every page that looks at the classifiers takes the same training parameters (`SHARED_SETTINGS`) with the same
-values in its params files, so that `drnlib.experiments` (which keys a run by its settings) trains each network
-once per profile and the later pages reuse it:
+Every page that looks at the classifiers trains them with the profile's `drn_classifier` recipe
+(params/<profile>/recipes.yaml), so drnlib.runs trains each network once per profile and the later pages reuse it:
 
-    runs = train_classifiers(["resnet18", "drn_c_26"], profile, **settings)   # found, resumed or trained
-    run = find_classifier("drn_c_26", profile, **settings)                     # None when not trained yet
+    p = start("table1", globals())          # drnlib.pages.start: the page's parameters, checked with RULES below
+    runs = classifiers(p)                   # {arch: Run}, found or trained (drnlib.runs)
+    run = find_classifier(p, "drn_c_26")    # None when not trained yet (nothing is trained)
+    verdict = compare("DRN-8", runs, "drn_a_18", "resnet18", "top1_error", scale=scale_note(p, runs))
 
-The rest are the measurements those pages make on the trained networks: validation images with their boxes,
-claims rows comparing two networks, the mass of a class activation map inside the object's box (Fig. 3), and
-the high-frequency share of feature maps (Fig. 6).
+The rest are the measurements those pages make on the trained networks: validation images with their boxes, the
+mass of a class activation map inside the object's box (Fig. 3), and the high-frequency share of feature maps
+(Fig. 6).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 
@@ -22,30 +22,37 @@ import torch
 import torch.nn.functional as F
 from torchvision.transforms import v2
 
+from drnlib import paper, runs
 from drnlib.data import build_dataset
 from drnlib.data import transforms as T
 from drnlib.errors import ParameterError
-from drnlib.experiments import Run, cli_command, run_dir, trained
-from drnlib.train import RunConfig
+from drnlib.params import between, models, one_of
 
-# Page parameters that define the training runs (identical on every page that uses the classifiers).
-SHARED_SETTINGS = ("dataset", "epochs", "batch_size", "crop_size", "lr", "step", "limit_train", "limit_val",
-                   "holdout", "seed")
-# Data sets with ImageNet-style classes and object boxes (Table 2 needs the boxes).
-DATASETS = ("tiny_imagenet", "imagenet")
+CLASSIFIER_RECIPES = ("drn_classifier",)
+RULES = {
+    "table1": {"archs": models(), "recipe": one_of(*CLASSIFIER_RECIPES)},
+    "table2": {"archs": models(), "recipe": one_of(*CLASSIFIER_RECIPES), "num_images": between(1, 12)},
+}
 
 
-def parse_archs(archs: str) -> list[str]:
-    """'ResNet-18, drn_c_26' -> ['resnet18', 'drn_c_26'], each checked against the model zoo (one-line error)."""
-    from drnlib.book import check_choice
-    from drnlib.models import list_models, normalize_name
+def needed_runs(page: str, p) -> list:
+    """The classifier runs a page trains: one per architecture of its `archs` (Figure 4 trains none: it uses the
+    classifiers other pages trained, or random weights)."""
+    if "archs" not in p or "recipe" not in p or page == "fig4":
+        return []
+    return [runs.RunSpec(p.recipe, arch) for arch in p.archs]
 
-    names = [normalize_name(a).replace("resnet_", "resnet") for a in archs.split(",") if a.strip()]  # ResNet-18
-    if not names:
-        raise ParameterError("archs must name at least one architecture")
-    for name in names:
-        check_choice("archs", name, list_models())
-    return list(dict.fromkeys(names))
+
+def classifiers(p) -> dict:
+    """{arch: finished Run} for the page's `archs` with its recipe (drnlib.runs.get_all: found, resumed or trained;
+    at the paper profile a missing run stops the page with the commands that train it)."""
+    specs = needed_runs(p.page, p)
+    return {spec.arch: run for spec, run in runs.get_all(p.profile, specs).items()}
+
+
+def find_classifier(p, arch: str):
+    """The finished run of `arch` with the page's recipe if one is stored, else None (nothing is trained)."""
+    return runs.find(p.profile, runs.RunSpec(p.recipe, arch))
 
 
 def pretty(arch: str) -> str:
@@ -57,56 +64,24 @@ def pretty(arch: str) -> str:
     return arch
 
 
-def nowrap(styler):
-    """A results table (a pandas Styler, e.g. from drnlib.results.format_table) whose row names do not break at
-    the hyphens of network names."""
-    return styler.set_table_styles([{"selector": "th.row_heading", "props": "white-space: nowrap;"}],
-                                   overwrite=False)
+def scale_note(p, trained: dict) -> str:
+    """What the page's claims are tested at: data set, evaluation images and profile, e.g.
+    "tiny_imagenet val, 5,000 images, mini profile"."""
+    run = next(iter(trained.values()))
+    return f"{run.config.dataset} {run.config.split}, {run.result['val_images']:,} images, {p.profile} profile"
 
 
-def classifier_config(arch: str, *, dataset: str, epochs: int, batch_size: int, crop_size: int, lr: float,
-                      step: int, limit_train: int, limit_val: int, holdout: int, seed: int, workers: int = 4,
-                      device: str = "auto") -> RunConfig:
-    """The run that trains `arch` as DRN Sec. 5.1 does (SGD, momentum 0.9, weight decay 1e-4, lr divided by 10
-    every `step` epochs; random-resized crops and flips) at this page's scale. limit_train / limit_val 0: all.
-    Evaluation batches hold 10 crops of `batch_size` images (the batch size of evaluation is not part of a run's
-    key: it changes the speed, not the result)."""
-    if dataset not in DATASETS:
-        raise ParameterError(f"unknown dataset {dataset!r} for the classifiers; choose one of {', '.join(DATASETS)}")
-    for name, value in (("limit_train", limit_train), ("limit_val", limit_val)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ParameterError(f"{name} must be an integer >= 0 (0: every image), got {value!r}")
-    return RunConfig(arch=arch, dataset=dataset, task="classify", epochs=epochs, batch_size=batch_size,
-                     crop_size=crop_size, lr=lr, schedule="step", step=step, limit_train=limit_train or None,
-                     limit_val=limit_val or None, holdout=holdout, seed=seed, workers=workers, device=device,
-                     eval_batch_size=min(10 * batch_size, 1000), progress=False)
-
-
-def train_classifiers(archs, profile: str, root=None, **settings) -> dict[str, Run]:
-    """{arch: finished Run}: each found, resumed or trained (drnlib.experiments.trained). At the paper profile
-    nothing is trained here: missing runs stop the page with the torchrun commands that train all of them.
-    `root`: the book's root (default: this one)."""
-    if profile == "paper":
-        missing = [classifier_config(arch, **settings) for arch in archs
-                   if find_classifier(arch, profile, root, **settings) is None]
-        if missing:
-            commands = [cli_command(c.replace(out_dir=str(run_dir(c, profile, root)))) for c in missing]
-            raise ParameterError(f"the paper profile trains with torchrun, outside the notebook; train the "
-                                 f"{len(missing)} missing classifier(s) first: {' && '.join(commands)}")
-    return {arch: trained(classifier_config(arch, **settings), profile, root=root) for arch in archs}
-
-
-def find_classifier(arch: str, profile: str, root=None, **settings) -> Run | None:
-    """The finished run of `arch` with these settings if one is stored, else None (nothing is trained)."""
-    config = classifier_config(arch, **settings)
-    folder = run_dir(config, profile, root)
-    result_file = folder / "result.json"
-    if not result_file.is_file():
-        return None
-    result = json.loads(result_file.read_text())
-    if result.get("epochs") != config.epochs:
-        return None
-    return Run(config.replace(out_dir=str(folder)), result)
+def compare(claim_id: str, scores: dict, better: str, worse: str, metric: str, scale: str = "",
+            relation: str | None = None) -> paper.Verdict:
+    """drnlib.paper.decide for "`better` has a lower `metric` than `worse`" (or matches it, by the claim's relation),
+    from per-network score dicts (a run's `result["val"]`, or an evaluation); "not tested" when this profile did not
+    train one of the two."""
+    missing = [pretty(a) for a in (better, worse) if a not in scores]
+    if missing:
+        return paper.not_tested(claim_id, f"{' and '.join(missing)} not trained at this profile")
+    a = paper.Evidence.from_scores(pretty(better), scores[better], metric)
+    b = paper.Evidence.from_scores(pretty(worse), scores[worse], metric)
+    return paper.decide(claim_id, a, b, scale=scale, relation=relation)
 
 
 # Validation images for the figures.
@@ -146,39 +121,6 @@ def validation_images(dataset: str, count: int, size: int, root=None) -> ImageBa
         scale = torch.tensor([size / w, size / h, size / w, size / h])
         boxes.append(torch.as_tensor(target["boxes"]).float().view(-1, 4) * scale)
     return ImageBatch(torch.stack(images), torch.stack(pictures), labels, boxes, list(data.class_names))
-
-
-# Claims: one network against another.
-
-
-def _difference_ci(a: float, b: float, images: int) -> float:
-    """Half-width of a 95% interval on the difference of two error rates (percent) measured on the same
-    `images` images, treating them as independent (conservative for two models on one test set)."""
-    pa, pb = a / 100, b / 100
-    return 196 * math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / images)
-
-
-def comparison_claim(claim: str, better: str, worse: str, ours, paper, column: str, images: int,
-                     tolerance: float = 0.0) -> dict:
-    """A claims_table row: `better` has a lower error than `worse` in `column` (or, with a tolerance, is at most
-    `tolerance` points worse: "matches" / "approaches"). `ours` and `paper` are DataFrames indexed by arch;
-    an arch missing from `ours`, or a difference within its 95% interval, makes the row "not tested"."""
-    name = pretty
-    evidence = f"{name(better)} {paper.loc[better, column]:.2f} vs {name(worse)} {paper.loc[worse, column]:.2f}"
-    if better not in ours.index or worse not in ours.index:
-        missing = [name(a) for a in (better, worse) if a not in ours.index]
-        return {"claim": claim, "paper": evidence, "ours": f"{' and '.join(missing)} not trained at this profile",
-                "holds": None}
-    a, b = float(ours.loc[better, column]), float(ours.loc[worse, column])
-    ci = _difference_ci(a, b, images)
-    text = f"{name(better)} {a:.2f} vs {name(worse)} {b:.2f} (Δ {a - b:+.2f} ± {ci:.2f})"
-    if tolerance > 0:
-        holds = a - b <= tolerance
-    elif abs(a - b) <= ci:  # a difference inside the interval is not evidence either way
-        return {"claim": claim, "paper": evidence, "ours": text + ": within the noise, not resolved", "holds": None}
-    else:
-        holds = a < b
-    return {"claim": claim, "paper": evidence, "ours": text, "holds": bool(holds)}
 
 
 # Figure 3: class activation maps, and how much of them lies on the object.
@@ -294,7 +236,73 @@ def peak_to_mean(maps: torch.Tensor) -> float:
     return float((flat[alive].amax(-1) / mean[alive]).mean())
 
 
-__all__ = ["SHARED_SETTINGS", "DATASETS", "parse_archs", "pretty", "nowrap", "classifier_config",
-           "train_classifiers", "find_classifier", "ImageBatch", "validation_images", "comparison_claim", "class_maps",
+__all__ = ["CLASSIFIER_RECIPES", "RULES", "needed_runs", "classifiers", "find_classifier", "pretty", "scale_note",
+           "compare", "ImageBatch", "validation_images", "class_maps",
            "mass_in_box", "level_inputs", "radial_frequency", "radial_spectrum", "high_frequency_share",
            "high_frequency_chance", "peak_to_mean"]
+
+
+# Table 1: the paper's comparisons of the classifiers.
+
+FOUR_MEASURES = (("one_crop", "top1_error"), ("one_crop", "top5_error"), ("ten_crop", "top1_error"),
+                 ("ten_crop", "top5_error"))
+
+
+def depth(arch: str) -> int:
+    """The paper's depth of a network: convolutions on the main path plus the classifier (DRN Table 1)."""
+    from drnlib.analysis.architecture import trace_layers
+
+    return sum(r.kind == "conv" and r.main_path for r in trace_layers(arch, 224)) + 1
+
+
+def table1_verdicts(one_crop: dict, ten_crop: dict, scale: str) -> list:
+    """The verdicts on DRN-1, 6 and 8-17 (Table 1 and Sec. 5.1) from the trained classifiers' 1-crop and 10-crop
+    scores ({arch: score dict with per-image records}); structural claims are computed on the built networks."""
+    from drnlib.analysis.architecture import count_parameters
+
+    protocols = {"one_crop": one_crop, "ten_crop": ten_crop}
+
+    def four(claim_id, better, worse):
+        return paper.all_hold(claim_id, [compare(claim_id, protocols[p], better, worse, m, scale)
+                                         for p, m in FOUR_MEASURES])
+
+    def top1(claim_id, better, worse):
+        return compare(claim_id, one_crop, better, worse, "top1_error", scale)
+
+    verdicts = []
+    pairs = [(f"drn_a_{d}", f"resnet{d}") for d in (18, 34, 50)]
+    same = [(count_parameters(a) == count_parameters(r), depth(a) == depth(r)) for a, r in pairs]
+    verdicts.append(paper.exact("DRN-1", all(p and d for p, d in same), "; ".join(
+        f"{pretty(a)} {count_parameters(a):,} vs {pretty(r)} {count_parameters(r):,} parameters, depth "
+        f"{depth(a)} vs {depth(r)}" for a, r in pairs)))
+    c26, a18, b26, c42, a34 = (count_parameters(n) for n in ("drn_c_26", "drn_a_18", "drn_b_26", "drn_c_42",
+                                                              "drn_a_34"))
+    verdicts.append(paper.exact(
+        "DRN-6", c26 > a18 and c42 > a34 and b26 == c26 and depth("drn_c_26") > depth("drn_a_18"),
+        f"DRN-C-26 {c26:,} vs DRN-A-18 {a18:,} parameters (depth {depth('drn_c_26')} vs {depth('drn_a_18')}); "
+        f"DRN-C-42 {c42:,} vs DRN-A-34 {a34:,}; DRN-B-26 {b26:,} = DRN-C-26 {c26:,}"))
+    verdicts += [four("DRN-8", "drn_a_18", "resnet18"), four("DRN-9", "drn_a_34", "resnet34"),
+                 top1("DRN-10", "drn_a_50", "resnet50"), gain_versus_depth(one_crop, scale),
+                 four("DRN-12", "drn_b_26", "drn_a_18"), four("DRN-13", "drn_c_26", "drn_b_26"),
+                 paper.all_hold("DRN-14", [top1("DRN-14", "drn_c_26", "drn_a_18"),
+                                           top1("DRN-14", "drn_c_42", "drn_a_34")]),
+                 top1("DRN-15", "drn_c_26", "drn_a_34"), top1("DRN-16", "drn_c_42", "drn_a_50"),
+                 top1("DRN-17", "drn_c_42", "resnet101")]
+    return verdicts
+
+
+def gain_versus_depth(one_crop: dict, scale: str) -> paper.Verdict:
+    """DRN-11: dilating ResNet-50 (-> DRN-A-50) lowers the top-1 error more than going from ResNet-101 to
+    ResNet-152; the margin is the difference of the two gains, per image, bootstrapped over the images."""
+    import numpy as np
+
+    needed = ("resnet50", "drn_a_50", "resnet101", "resnet152")
+    missing = [pretty(a) for a in needed if a not in one_crop]
+    if missing:
+        return paper.not_tested("DRN-11", f"{', '.join(missing)} not trained at this profile")
+    wrong = {a: np.asarray(one_crop[a]["per_image"]["top1_wrong"], dtype=float) for a in needed}
+    gains = (wrong["resnet50"] - wrong["drn_a_50"]) - (wrong["resnet101"] - wrong["resnet152"])
+    evidence = paper.Evidence("(ResNet-50 - DRN-A-50) - (ResNet-101 - ResNet-152)", "mean", 100 * gains, True)
+    return paper.decide("DRN-11", evidence, threshold=0.0, relation="at_least", scale=scale,
+                        words=f"gain of dilation {100 * (wrong['resnet50'] - wrong['drn_a_50']).mean():.2f} vs gain "
+                              f"of depth {100 * (wrong['resnet101'] - wrong['resnet152']).mean():.2f} top-1 points")

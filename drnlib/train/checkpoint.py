@@ -20,94 +20,17 @@ Everything in it loads with torch.load(weights_only=True).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import math
-import os
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from drnlib.errors import CheckpointError
+from drnlib.files import (atomic_write, atomic_write_bytes, atomic_write_csv, atomic_write_json,  # noqa: F401
+                          remove_stale_temporaries)
 
 FORMAT = "drnlib-checkpoint/1"
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
-
-# --- atomic files -------------------------------------------------------------------------------------------------
-
-def atomic_write(path, write) -> None:
-    """Call write(file) on a temporary file next to `path`, flush it to disk, then rename it over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    atomic_write(path, lambda f: f.write(data))
-
-
-def remove_stale_temporaries(folder) -> None:
-    """Delete the temporary files of writes that were killed half-way (kill -9 between mkstemp and rename)."""
-    for tmp in Path(folder).glob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
-
-
-def _json_default(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, (Path,)):
-        return str(value)
-    if isinstance(value, torch.Tensor):
-        return value.tolist()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def _finite_or_none(value):
-    """JSON has no NaN: write None (null) for NaN / inf, recursively."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_or_none(v) for v in value]
-    return value
-
-
-def atomic_write_json(path, obj) -> None:
-    text = json.dumps(_finite_or_none(obj), indent=2, default=_json_default, allow_nan=False)
-    atomic_write_bytes(path, (text + "\n").encode())
-
-
-def atomic_write_csv(path, rows: list[dict]) -> None:
-    """Rows of scalars (lists and dicts are left out: they live in the JSON twin)."""
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k, v in row.items() if k not in columns and not isinstance(v, (list, tuple, dict))]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: row.get(k, "") for k in columns})
-    atomic_write_bytes(path, buf.getvalue().encode())
 
 
 # --- random number generators -------------------------------------------------------------------------------------

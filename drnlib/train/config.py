@@ -21,13 +21,18 @@ IDENTITY_FIELDS = ("arch", "dataset")
 # Fields that may differ between the run that wrote a checkpoint and the one resuming it without being recorded.
 VOLATILE_FIELDS = ("out_dir", "resume", "overwrite", "workers", "device", "progress", "log_interval", "limit_val",
                    "eval_batch_size", "ten_crop", "loc_threshold", "scales", "flip", "checkpoint", "split",
-                   "data_root", "compile")
+                   "data_root", "compile", "eval_size", "recipe")
 
 
 def knob(default, help: str, scope: str = "both"):
     """A config field with its help text (shown by `python -m drnlib train --help`); scope says which CLI
     commands offer it: "train", "evaluate" or "both"."""
     return field(default=default, metadata={"help": help, "scope": scope})
+
+
+def knob_dict(help: str, scope: str = "both"):
+    """A dict-valued config field (empty by default)."""
+    return field(default_factory=dict, metadata={"help": help, "scope": scope})
 
 
 @dataclass
@@ -41,6 +46,19 @@ class RunConfig:
     data_root: str | None = knob(None, "folder holding the data set (default: the data layer's lookup: shared "
                                        "archive, cache)")
     task: str = knob("classify", "classify | segment (train); classify | segment | localize (evaluate)")
+    recipe: str | None = knob(None, "the named recipe this run was built from (params/<profile>/recipes.yaml; "
+                                    "with --profile, the recipe's settings are the defaults). Not part of the "
+                                    "run's identity: equal settings are the same run")
+    # The network (drnlib.models.build_model's options)
+    head: str | None = knob(None, "segmentation head: linear (DRN: 1x1 conv), 1conv / 2conv (WoD: 3x3 convs with "
+                                  "dilation 12); default: the network family's (DRN linear, WoD 1conv)")
+    output_stride: int | None = knob(None, "dilate the top levels so the final map is 1/output_stride of the "
+                                           "input (8 turns ResNet-x into DRN-A-x); default: the network's own "
+                                           "(WoD segmentation nets: 8)")
+    dropout: bool = knob(True, "WoD segmentation nets: dropout 0.3 in B6 and 0.5 in B7 (WoD Sec. 5)")
+    init_run: str | None = knob(None, "initialise the trunk from the finished run in this folder, a sibling of "
+                                      "out_dir (WoD: the classifier a segmentation net is tuned from; a recipe's "
+                                      "`init` names it, and --profile resolves it)", "train")
     # Optimisation (DRN: SGD, momentum 0.9, weight decay 1e-4)
     epochs: int = knob(1, "number of training epochs", "train")
     batch_size: int = knob(16, "global batch size (divided among the processes of a torchrun run)")
@@ -70,6 +88,8 @@ class RunConfig:
     limit_val: int | None = knob(None, "use only this many evaluation images (same selection rule)")
     holdout: int = knob(0, "training images kept out of training, to choose the localization threshold on",
                         "train")
+    data_options: dict = knob_dict("options of a generated data set (synthetic scenes: image_size, num_classes, "
+                                   "clutter, object_scale, thinness, num_samples), as KEY=VALUE")
     # Hardware and speed
     device: str = knob("auto", "auto | cpu | cuda | cuda:N (torchrun: each process takes cuda:LOCAL_RANK)")
     amp: bool = knob(True, "bf16 autocast on CUDA (ignored on the CPU)")
@@ -106,6 +126,8 @@ class RunConfig:
     scales: tuple = knob((1.0,), "segmentation multi-scale testing: scales whose softmax maps are averaged, e.g. "
                                  "0.5 0.75 1 1.25 1.5 1.75")
     flip: bool = knob(False, "segmentation testing: also average the mirrored image")
+    eval_size: int | None = knob(None, "segmentation evaluation: images resized to this shorter side first "
+                                       "(default: as they are)")
     checkpoint: str | None = knob(None, "checkpoint to evaluate (default: out_dir/checkpoint.pt)", "evaluate")
 
     def __post_init__(self):
@@ -146,6 +168,14 @@ class RunConfig:
              f"loc_threshold must be in [0, 1), got {self.loc_threshold}")
         need(len(self.scales) >= 1 and all(s > 0 for s in self.scales), f"scales must be > 0, got {self.scales}")
         need(not (self.resume and self.overwrite), "resume and overwrite exclude each other")
+        need(self.head in (None, "linear", "1conv", "2conv"),
+             f"unknown segmentation head {self.head!r}; expected linear, 1conv or 2conv")
+        need(self.output_stride in (None, 8, 16, 32), f"output_stride must be 8, 16 or 32, got {self.output_stride}")
+        need(self.eval_size is None or self.eval_size >= 8, f"eval_size must be >= 8, got {self.eval_size}")
+        need(isinstance(self.data_options, dict), f"data_options must be a dict, got {self.data_options!r}")
+        need(not (self.init_run and self.init_from), "init_run and init_from exclude each other")
+        need(self.init_run is None or ("/" not in self.init_run and not self.init_run.startswith(".")),
+             f"init_run names a run folder next to out_dir, got {self.init_run!r}")
         return self
 
     @classmethod
@@ -162,7 +192,12 @@ class RunConfig:
         out = dataclasses.asdict(self)
         out["scales"] = list(self.scales)
         out["milestones"] = list(self.milestones)
+        out["data_options"] = dict(sorted(self.data_options.items()))
         return out
+
+    def model_options(self) -> dict:
+        """The keyword arguments of drnlib.models.build_model this run's network is built with."""
+        return {"head": self.head, "output_stride": self.output_stride, "dropout": self.dropout}
 
     def replace(self, **changes) -> "RunConfig":
         return self.from_dict({**self.to_dict(), **changes})

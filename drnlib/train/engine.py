@@ -31,7 +31,7 @@ import drnlib
 from drnlib.data import DataLoader  # torch's, re-raising worker DataErrors on one line
 from drnlib.errors import CheckpointError, DataError, ParameterError, TrainingError
 from drnlib.eval import autocast, evaluate, to_device
-from drnlib.results import machine_provenance
+from drnlib.provenance import machine_provenance
 from drnlib.train import distributed
 from drnlib.train.checkpoint import (atomic_write_csv, atomic_write_json, get_rng_state, load_checkpoint,
                                      remove_stale_temporaries, save_checkpoint, set_rng_state)
@@ -102,6 +102,20 @@ def freeze_batchnorm(model: nn.Module) -> None:
             module.eval()
 
 
+def init_checkpoint(cfg: RunConfig) -> Path | None:
+    """The checkpoint a run's trunk starts from: `init_from` (a file), or the checkpoint of the finished run
+    `init_run` in a sibling folder of out_dir (DataError when that run is missing or unfinished)."""
+    if cfg.init_from:
+        return Path(cfg.init_from)
+    if not cfg.init_run:
+        return None
+    folder = Path(cfg.out_dir).parent / cfg.init_run
+    result = folder / "result.json"
+    if not (folder / CHECKPOINT).is_file() or not result.is_file():
+        raise DataError(f"init_run {cfg.init_run}: no finished run in {folder}; train that run first")
+    return folder / CHECKPOINT
+
+
 def _prepare_run_dir(cfg: RunConfig, procs) -> dict | None:
     """The checkpoint to resume from (or None), after refusing to clobber an existing run."""
     path = Path(cfg.out_dir) / CHECKPOINT
@@ -141,10 +155,11 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
     info = task.dataset_info(train_set)
     if model is None:
         from drnlib.models import build_model
-        model = build_model(cfg.arch, num_classes=info["num_classes"], task=task.model_task)
-    if cfg.init_from and checkpoint is None:
+        model = build_model(cfg.arch, num_classes=info["num_classes"], task=task.model_task, **cfg.model_options())
+    init = init_checkpoint(cfg)
+    if init is not None and checkpoint is None:
         from drnlib.models import load_weights
-        load_weights(model, cfg.init_from, backbone_only=True)
+        load_weights(model, init, backbone_only=True)
     model_config = dict(getattr(model, "build_config", {"name": cfg.arch}))
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
@@ -209,6 +224,7 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
         _write_metrics(out_dir, history)
 
     show = cfg.progress and procs.is_main
+    last_scores = None  # the last epoch's full evaluation (with per-image records), reused as the final one
     for epoch in range(start_epoch, cfg.epochs):
         if procs.distributed:
             sampler.set_epoch(epoch)
@@ -223,7 +239,8 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
             scores = evaluate(model, val_loader, task.eval_task, num_classes=info["num_classes"], device=device,
                               amp=cfg.amp, channels_last=channels_last, class_names=info.get("class_names"),
                               progress=show, desc=f"val {epoch + 1}")
-            row.update({f"val_{k}": v for k, v in scores.items() if k not in ("class_names", "confusion")})
+            row.update({f"val_{k}": v for k, v in scores.items() if k not in ("class_names", "confusion", "per_image")})
+            last_scores = scores
         history.append(row)
         if procs.is_main:
             config_dict = cfg.to_dict()
@@ -240,9 +257,10 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
                 tqdm.write(_summary(row, cfg.epochs))
         distributed.barrier(procs)
 
-    final = _final_evaluation(cfg, task, model, val_set, val_loader, info, procs, channels_last, history)
+    final = _final_evaluation(cfg, task, model, val_loader, info, procs, channels_last, last_scores)
     result = {
-        "arch": cfg.arch, "dataset": cfg.dataset, "task": cfg.task, "num_classes": info["num_classes"],
+        "arch": cfg.arch, "dataset": cfg.dataset, "task": cfg.task, "recipe": cfg.recipe,
+        "num_classes": info["num_classes"],
         "class_names": info.get("class_names"), "epochs": history[-1]["epoch"] if history else 0,
         "train_images": len(train_set), "val_images": len(val_set),
         "params": sum(p.numel() for p in model.parameters()),
@@ -299,13 +317,13 @@ def _checked_mean(loss_sum, steps, procs, epoch, iteration, optimizer) -> float:
     return mean
 
 
-def _final_evaluation(cfg, task, model, val_set, val_loader, info, procs, channels_last, history) -> dict:
+def _final_evaluation(cfg, task, model, val_loader, info, procs, channels_last, last_scores) -> dict:
     """The configured protocol (10-crop, multi-scale, flip) on the evaluation split; reuses the last epoch's
-    scores when the protocol is the plain one they were computed with."""
+    scores when the protocol is the plain one they were computed with (a resumed, finished run evaluates again)."""
     ten_crop = cfg.ten_crop and task.eval_task == "classify"
     plain = not ten_crop and tuple(cfg.scales) == (1.0,) and not cfg.flip
-    if plain and history and any(k.startswith("val_") for k in history[-1]):
-        return {k[4:]: v for k, v in history[-1].items() if k.startswith("val_")}
+    if plain and last_scores is not None:
+        return last_scores
     loader = val_loader
     if ten_crop:
         loader = DataLoader(shard(task.eval_dataset(cfg, cfg.split, ten_crop=True), procs.rank, procs.world_size),

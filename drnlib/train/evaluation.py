@@ -25,13 +25,14 @@ from drnlib.train.tasks import get_task, holdout_subset, shard
 INHERITED = ("dataset", "data_root", "crop_size", "resize_size", "seed", "limit_train", "holdout")
 
 
-def evaluate_run(config: RunConfig | dict, output: str | Path | None = None) -> dict:
+def evaluate_run(config: RunConfig | dict, output: str | Path | None = None, averaged_with=()) -> dict:
     """Evaluate a checkpoint; returns the scores (percentages, see drnlib.eval) with what was evaluated.
 
     `config` is a dict of the settings to use (others come from the checkpoint's run config) or a full RunConfig.
     task "localize" evaluates a classification checkpoint as DRN Sec. 5.2; without loc_threshold, the threshold
     is chosen on the run's held-out training images (train with holdout > 0). `output`: also write the result
-    there as JSON (atomically).
+    there as JSON (atomically). `averaged_with`: checkpoints of other runs of the same data set whose softmax is
+    averaged with this one's (model averaging, WoD Table 6).
     """
     given = config.to_dict() if isinstance(config, RunConfig) else dict(config)
     RunConfig.from_dict(given)  # unknown keys / bad values fail here, before anything is loaded
@@ -41,7 +42,7 @@ def evaluate_run(config: RunConfig | dict, output: str | Path | None = None) -> 
     run = checkpoint["config"]
     merged = {**run, "arch": checkpoint["arch"],
               **{k: v for k, v in given.items() if v is not None or k not in INHERITED + ("arch",)}}
-    for key in ("resume", "overwrite", "init_from"):
+    for key in ("resume", "overwrite", "init_from", "init_run"):
         merged[key] = RunConfig.__dataclass_fields__[key].default
     cfg = RunConfig.from_dict(merged)
     task = get_task(cfg.task)
@@ -53,25 +54,41 @@ def evaluate_run(config: RunConfig | dict, output: str | Path | None = None) -> 
     procs = distributed.start(cfg.device)
     try:
         with determinism(cfg.deterministic):
-            return _evaluate(cfg, task, checkpoint, path, procs, output)
+            return _evaluate(cfg, task, checkpoint, path, procs, output, [Path(p) for p in averaged_with])
     finally:
         distributed.stop(procs)
 
 
-def _evaluate(cfg, task, checkpoint, path, procs, output):
+def _model(checkpoint: dict, task, arch: str):
     from drnlib.models import build_model, model_from_config
+
+    model_config = dict(checkpoint.get("model_config") or {})
+    if model_config.get("name"):
+        model = model_from_config({**model_config, "task": task.model_task})
+    else:
+        model = build_model(arch, num_classes=checkpoint["num_classes"], task=task.model_task)
+    model.load_state_dict(checkpoint["model"])
+    return model
+
+
+def _evaluate(cfg, task, checkpoint, path, procs, output, averaged_with):
+    from drnlib.eval import AveragedModels
 
     dataset = task.eval_dataset(cfg, cfg.split, ten_crop=cfg.ten_crop)
     info = task.dataset_info(dataset)
     if info["num_classes"] != checkpoint["num_classes"]:
         raise CheckpointError(f"{path} has {checkpoint['num_classes']} classes, {cfg.dataset} has "
                               f"{info['num_classes']}")
-    model_config = dict(checkpoint.get("model_config") or {})
-    if model_config.get("name"):
-        model = model_from_config({**model_config, "task": task.model_task})
-    else:
-        model = build_model(cfg.arch, num_classes=checkpoint["num_classes"], task=task.model_task)
-    model.load_state_dict(checkpoint["model"])
+    model = _model(checkpoint, task, cfg.arch)
+    if averaged_with:
+        models = [model]
+        for other_path in averaged_with:
+            other = load_checkpoint(other_path)
+            if other["num_classes"] != checkpoint["num_classes"] or other["config"].get("dataset") != cfg.dataset:
+                raise CheckpointError(f"{other_path} was trained on {other['config'].get('dataset')} with "
+                                      f"{other['num_classes']} classes; it cannot be averaged with {path}")
+            models.append(_model(other, task, other["arch"]))
+        model = AveragedModels(models)
     device = procs.device
     channels_last = cfg.channels_last and device.type == "cuda"
     model.to(device)
@@ -105,6 +122,7 @@ def _evaluate(cfg, task, checkpoint, path, procs, output):
     result = {
         "arch": cfg.arch, "dataset": cfg.dataset, "split": cfg.split, "task": cfg.task,
         "checkpoint": str(path), "epoch": checkpoint["epoch"], "images": len(dataset),
+        "averaged_with": [str(p) for p in averaged_with],
         "protocol": {"ten_crop": cfg.ten_crop, "crop_size": cfg.crop_size, "resize_size": cfg.eval_resize,
                      "scales": list(cfg.scales), "flip": cfg.flip,
                      **({"threshold": threshold} if task.eval_task == "localize" else {})},

@@ -72,7 +72,7 @@ class Task:
     # --- data sets -------------------------------------------------------------------------------------------
     def build(self, cfg, split: str, transform, task: str | None = None):
         return data.build_dataset(cfg.dataset, split, task or self.data_task, root=cfg.data_root,
-                                  transform=transform)
+                                  transform=transform, **cfg.data_options)
 
     def datasets(self, cfg):
         """(training set, evaluation set) with the task's transforms, limits and hold-out applied."""
@@ -149,8 +149,8 @@ class Segmentation(Task):
         return recipe(cfg, "train", "segment", crop_size=cfg.crop_size, scale=scale, rotate=cfg.rotate)
 
     def eval_transform(self, cfg, ten_crop: bool = False):
-        """The whole image, normalised."""
-        return recipe(cfg, "val", "segment")
+        """The whole image (its shorter side resized to eval_size when given), normalised."""
+        return recipe(cfg, "val", "segment", **({"size": cfg.eval_size} if cfg.eval_size else {}))
 
     def eval_batch_size(self, cfg) -> int:
         return cfg.eval_batch_size or 1  # whole images, whose sizes may differ

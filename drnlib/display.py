@@ -1,0 +1,215 @@
+"""Showing results on a page: tables that look alike across the book, "paper vs ours", claims with their verdicts,
+provenance notes, figures of other profiles, and myst-nb glue for the prose.
+
+    format_table(frame, "{:.2f}")             # a Styler: numbers formatted, "–" for missing
+    paper_vs_ours(paper, ours, record)        # the paper's number, ours and ours − paper, per metric
+    claims_table(verdicts, record)            # drnlib.paper verdicts: claim, paper's numbers, ours, margin, verdict
+    glue_results(record); show_provenance(record)
+    show_stored_figures("table1", "curves", current=profile); compare_profiles("table1")
+
+Everything here also works in a page run as a plain script (no IPython, no jinja2 on the GPU machine): tables fall
+back to plain DataFrames and notes are printed.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from drnlib.errors import DataError, ParameterError
+from drnlib.paper import claims
+from drnlib.provenance import PROFILES, hardware_name, provenance_note, repo_root
+from drnlib.results import Record, figure_path, flatten, load_all_profiles, load_results, results_path
+
+VERDICT_MARKS = {"holds": "✓ holds", "does not hold": "✗ does not hold", "not resolved": "~ not resolved",
+                 "not tested": "– not tested"}
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None
+
+
+def _show(*objects) -> None:
+    """IPython's display in a notebook; print in a plain script (the GPU machine runs pages as scripts)."""
+    if not _in_notebook():
+        for obj in objects:
+            print(getattr(obj, "data", obj) if type(obj).__name__ == "Markdown" else obj)
+        return
+    from IPython.display import display
+
+    display(*objects)
+
+
+def _markdown(text: str):
+    if not _in_notebook():
+        return text
+    from IPython.display import Markdown
+
+    return Markdown(text)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def format_table(frame: pd.DataFrame, number_format: str = "{:.4g}", caption: str | None = None):
+    """A Styler that prints numbers with `number_format` ("–" for missing), keeps row names on one line and looks
+    like a plain DataFrame in the book (class "dataframe", padded cells); a plain DataFrame where pandas cannot
+    style (no jinja2, e.g. a page run as a script on the GPU machine)."""
+    try:
+        style = frame.style
+    except (ImportError, AttributeError):  # no jinja2 (pandas 3 raises AttributeError)
+        return frame
+    styler = style.format(lambda v: number_format.format(v) if _is_number(v) else ("–" if v is None or v != v else v))
+    styler = styler.set_table_attributes('class="dataframe"').set_table_styles(
+        [{"selector": "th, td", "props": "padding: 0.25em 0.6em; text-align: right;"},
+         {"selector": "th.row_heading", "props": "white-space: nowrap;"},
+         {"selector": "caption", "props": "caption-side: bottom; text-align: left; font-size: 0.85em;"}])
+    return styler.set_caption(caption) if caption else styler
+
+
+def paper_vs_ours(paper: pd.DataFrame, ours: pd.DataFrame, record: Record | None = None,
+                  columns: list[str] | None = None, decimals: int = 2):
+    """The one "paper vs ours" table: for each metric the paper's number, ours and ours - paper, row by row.
+
+    Rows are ours (in our order; the paper's cell is empty where it has no such row); columns are those both
+    tables share unless given. Returns a Styler whose caption names the paper's source and our provenance;
+    `.data` is the plain DataFrame (columns: (metric, "paper" | "ours" | "Δ")).
+    """
+    columns = columns or [c for c in paper.columns if c in ours.columns]
+    missing = [c for c in columns if c not in paper.columns or c not in ours.columns]
+    if not columns or missing:
+        raise ParameterError(f"paper and ours share no column {missing or ''}: paper has {list(paper.columns)}, "
+                             f"ours {list(ours.columns)}")
+    paper_rows = paper.reindex(ours.index)
+    parts = {}
+    for column in columns:
+        p = pd.to_numeric(paper_rows[column], errors="coerce")
+        o = pd.to_numeric(ours[column], errors="coerce")
+        parts[(column, "paper")], parts[(column, "ours")], parts[(column, "Δ")] = p, o, o - p
+    frame = pd.DataFrame(parts, index=ours.index)
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns)
+    source = paper.attrs.get("source") or f"{paper.attrs.get('paper', 'paper')} {paper.attrs.get('table', '')}".strip()
+    ours_note = provenance_note(record.provenance, record.profile) if record is not None else "provenance not given"
+    return format_table(frame, f"{{:.{decimals}f}}", f"Paper: {source}. Ours: {ours_note}. Δ = ours − paper.")
+
+
+def verdicts_frame(verdicts) -> pd.DataFrame:
+    """drnlib.paper verdicts (objects or their stored dicts) as rows: claim id, the claim, the paper's numbers, ours,
+    the margin with its 95% interval, the verdict, and the scale it was tested at."""
+    rows = []
+    catalogue = claims()
+    for v in verdicts:
+        v = v.as_dict() if hasattr(v, "as_dict") else dict(v)
+        info = catalogue[v["claim"]]
+        interval = v.get("interval")
+        margin = "" if v.get("margin") is None else f"{v['margin']:+.2f}"
+        if interval is not None and margin:
+            margin += f" [{interval[0]:+.2f}, {interval[1]:+.2f}]"
+        rows.append({"claim": v["claim"], "the paper says": info.claim, "paper's numbers": info.paper_numbers,
+                     "ours": v.get("ours", ""), "margin [95%]": margin,
+                     "verdict": VERDICT_MARKS[v["verdict"]], "tested at": v.get("why") or v.get("scale", "")})
+    return pd.DataFrame(rows, columns=["claim", "the paper says", "paper's numbers", "ours", "margin [95%]",
+                                       "verdict", "tested at"])
+
+
+def claims_table(verdicts, record: Record | None = None):
+    """The claims a page tests and their verdicts under drnlib.paper's one rule (see its docstring); the caption
+    names our provenance. Margins are in the claim's favour (positive: as the paper says)."""
+    frame = verdicts_frame(verdicts)
+    caption = ("Margin: the difference in the claim's favour, with its 95% interval; a verdict needs the whole "
+               "interval on one side (drnlib.paper). ")
+    caption += f"Ours: {provenance_note(record.provenance, record.profile)}." if record is not None else ""
+    styled = format_table(frame, caption=caption)
+    if isinstance(styled, pd.DataFrame):
+        return styled
+    return styled.hide(axis="index").set_table_styles(
+        [{"selector": "td", "props": "text-align: left; vertical-align: top;"}], overwrite=False)
+
+
+def glue_results(record: Record, display: bool = False) -> list[str]:
+    """Glue every scalar value (nested keys joined by '_') and every table, so prose cites them by name:
+    {glue:text}`share:.3f` on the page itself, {glue:text}`fig4.ipynb::share:.3f` from another page."""
+    try:
+        from myst_nb import glue
+    except ImportError:  # a page run as a plain script (e.g. on the GPU machine, which has no Jupyter)
+        def glue(name, value, display=False):
+            return None
+
+    names = []
+    for name, value in flatten(record.values).items():
+        if value is not None:
+            glue(name, value, display=display)
+            names.append(name)
+    for key, frame in record.tables.items():
+        glue(key, frame, display=display)
+        names.append(key)
+    return names
+
+
+def _relative(path) -> str:
+    if path is None:
+        return "(not stored)"
+    try:
+        return str(path.relative_to(repo_root()))
+    except ValueError:
+        return str(path)
+
+
+def show_provenance(record: Record) -> None:
+    """Display where the numbers on a page come from (a small Markdown note)."""
+    note = f"*Measured:* {provenance_note(record.provenance, record.profile)}. *Stored in* `{_relative(record.path)}`."
+    _show(_markdown(note))
+
+
+def show_stored_figures(name: str, tag: str, current: str, root=None) -> list[str]:
+    """Display the figure `tag` of every profile other than `current` that has one stored, each captioned with
+    that profile's provenance; returns the profiles shown."""
+    shown = []
+    for profile in PROFILES:
+        path = figure_path(name, profile, tag, root)
+        if profile == current or not path.is_file():
+            continue
+        caption = f"**{profile} profile.** "
+        if results_path(name, profile, root).is_file():
+            record = load_results(name, profile, root)
+            caption += provenance_note(record.provenance, profile)
+        if _in_notebook():
+            from IPython.display import Image
+
+            _show(_markdown(caption), Image(filename=str(path)))
+        else:
+            print(caption, path)
+        shown.append(profile)
+    return shown
+
+
+_PROVENANCE_ROWS = {
+    "data set": lambda p: p.get("dataset"),
+    "hardware": hardware_name,
+    "torch": lambda p: p.get("torch"),
+    "commit": lambda p: ((p.get("git", {}).get("commit") or "none")[:10]
+                         + (" (dirty)" if p.get("git", {}).get("dirty") else "")),
+    "date": lambda p: p.get("date"),
+    "not the profile's settings": lambda p: ", ".join(f"{k}={v}" for k, v in (p.get("overrides") or {}).items()),
+}
+
+
+def compare_profiles(name: str, keys: list[str] | None = None, root=None) -> pd.DataFrame:
+    """A table with one column per profile that has results: the chosen values, then each profile's provenance."""
+    records = load_all_profiles(name, root)
+    if not records:
+        raise DataError(f"no results for {name} at any profile under {(root or repo_root())}/results")
+    flat = {p: flatten(r.values) for p, r in records.items()}
+    keys = keys or list(dict.fromkeys(k for values in flat.values() for k in values))
+    rows = {k: {p: flat[p].get(k) for p in records} for k in keys}
+    for label, get in _PROVENANCE_ROWS.items():
+        rows[label] = {p: get(r.provenance) for p, r in records.items()}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=list(records))
+
+
+__all__ = ["format_table", "paper_vs_ours", "verdicts_frame", "claims_table", "glue_results", "show_provenance",
+           "show_stored_figures", "compare_profiles"]

@@ -1,0 +1,172 @@
+"""Named training recipes, written once per profile in params/<profile>/recipes.yaml.
+
+A recipe is a set of drnlib.train.RunConfig fields (every field it does not give keeps RunConfig's default); a run
+of the book is a recipe, an architecture and, rarely, a few options of its own (a WoD row's segmentation head):
+
+    recipe_names("mini")                             # ["drn_classifier", "drn_segmentation", ...]
+    config("mini", "drn_classifier", "drn_c_26")     # the RunConfig (out_dir not set: drnlib.runs places runs)
+    recipe("paper", "wod_segmentation")              # the recipe's fields, `base` resolved
+    describe("mini", "drn_classifier")               # one line for a page: what the networks were trained with
+    differences("mini", "paper", "drn_classifier")   # {field: (mini value, paper value)}: how mini differs
+
+Keys of a recipe beyond RunConfig's fields:
+    about        one sentence: what the recipe is for (shown on the pages)
+    base         another recipe of the same file whose fields this one starts from
+    init         the recipe whose run (same architecture, or the one it is tuned from: TUNED_FROM) initialises
+                 this run's trunk (WoD: segmentation nets start from their classifiers)
+    crop_scale   the training crop is the network's design crop (224 / 112 / 56, drnlib.models.design_crop) times
+                 this, rounded (WoD Table 1: each network at its own crop)
+$DRNLIB_RECIPE_OVERRIDES (JSON) changes recipes for one process: {"epochs": 1} changes every recipe,
+{"drn_classifier": {"epochs": 1}} one; a result computed so records it (drnlib.params), and its runs get other keys.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+
+import yaml
+
+from drnlib.errors import ParameterError
+from drnlib.provenance import check_profile, repo_root
+from drnlib.train import RunConfig
+
+EXTRA_KEYS = ("about", "base", "init", "crop_scale")
+OVERRIDES_ENV = "DRNLIB_RECIPE_OVERRIDES"
+# WoD: Model A1 (pools before B2, B3; stride-2 convs at B4-B6) is tuned from Model A's ImageNet classifier (WoD Sec. 5).
+TUNED_FROM = {"model_a1": "model_a"}
+
+
+def recipes_path(profile: str, root: Path | None = None) -> Path:
+    return Path(root or repo_root()) / "params" / check_profile(profile) / "recipes.yaml"
+
+
+@functools.lru_cache(maxsize=16)
+def _read(path: Path, mtime: float) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise ParameterError(f"malformed {path}: {str(err).splitlines()[0]}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise ParameterError(f"{path} must map recipe names to their settings")
+    return data
+
+
+def overrides() -> dict:
+    """$DRNLIB_RECIPE_OVERRIDES as a dict ({} when unset); ParameterError when it is not a JSON object."""
+    text = os.environ.get(OVERRIDES_ENV)
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ParameterError(f"${OVERRIDES_ENV} must be a JSON object, got {text!r}")
+    return value
+
+
+def load(profile: str, root: Path | None = None) -> dict[str, dict]:
+    """Every recipe of a profile, `base` resolved and $DRNLIB_RECIPE_OVERRIDES applied: {name: fields}."""
+    path = recipes_path(profile, root)
+    if not path.is_file():
+        raise ParameterError(f"missing {path} (the profile's training recipes)")
+    raw = _read(path, path.stat().st_mtime)
+    changes = overrides()
+    known = {f for f in RunConfig.__dataclass_fields__}
+
+    def resolve(name: str, seen: tuple = ()) -> dict:
+        if name in seen:
+            raise ParameterError(f"{path}: recipe {name!r} is its own base ({' -> '.join((*seen, name))})")
+        if name not in raw:
+            raise ParameterError(f"{path}: no recipe {name!r}" + _closest(name, raw))
+        fields = dict(raw[name])
+        base = fields.pop("base", None)
+        return {**(resolve(base, (*seen, name)) if base else {}), **fields}
+
+    out = {}
+    for name in raw:
+        fields = resolve(name)
+        fields.update({k: v for k, v in changes.items() if k in known})
+        fields.update(changes.get(name, {}) if isinstance(changes.get(name), dict) else {})
+        unknown = [k for k in fields if k not in known and k not in EXTRA_KEYS]
+        if unknown:
+            raise ParameterError(f"{path}: recipe {name!r} has unknown setting(s) {', '.join(unknown)}"
+                                 + _closest(unknown[0], [*known, *EXTRA_KEYS]))
+        if fields.get("init") is not None and fields["init"] not in raw:
+            raise ParameterError(f"{path}: recipe {name!r} starts from unknown recipe {fields['init']!r}")
+        out[name] = fields
+    return out
+
+
+def _closest(word: str, choices) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=3)
+    return f"; did you mean {', '.join(close)}?" if close else f"; known: {', '.join(sorted(choices))}"
+
+
+def recipe_names(profile: str, root: Path | None = None) -> list[str]:
+    return list(load(profile, root))
+
+
+def recipe(profile: str, name: str, root: Path | None = None) -> dict:
+    """The fields of one recipe (with its extra keys), ParameterError for an unknown name."""
+    recipes = load(profile, root)
+    if name not in recipes:
+        raise ParameterError(f"profile {profile} has no recipe {name!r}" + _closest(name, recipes))
+    return dict(recipes[name])
+
+
+def config(profile: str, name: str, arch: str, root: Path | None = None, **options) -> RunConfig:
+    """The RunConfig of `arch` trained with recipe `name` at `profile`, with `options` (RunConfig fields) on top.
+    `init` is not resolved here (drnlib.runs turns it into `init_run`); out_dir is RunConfig's default."""
+    from drnlib.models import design_crop, normalize_name
+
+    fields = recipe(profile, name, root)
+    for key in ("about", "base", "init"):
+        fields.pop(key, None)
+    scale = fields.pop("crop_scale", None)
+    arch = normalize_name(arch)
+    if scale is not None:
+        fields["crop_size"] = max(8, round(design_crop(arch) * float(scale)))
+    return RunConfig.from_dict({**fields, **options, "arch": arch, "recipe": name})
+
+
+def init_of(profile: str, name: str, arch: str, root: Path | None = None) -> tuple[str, str] | None:
+    """(recipe, arch) of the run that initialises `arch`'s trunk under recipe `name`, or None."""
+    init = recipe(profile, name, root).get("init")
+    if not init:
+        return None
+    return init, TUNED_FROM.get(arch, arch)
+
+
+def describe(profile: str, name: str, root: Path | None = None) -> str:
+    """One line for a page: the recipe's purpose and its settings that differ from RunConfig's defaults."""
+    fields = recipe(profile, name, root)
+    about = fields.pop("about", "")
+    defaults = RunConfig()
+    shown = [f"{k} {v}" for k, v in fields.items() if getattr(defaults, k, object()) != v and k not in ("workers",
+                                                                                                      "device")]
+    return f"{name} ({profile}): " + (f"{about} " if about else "") + "; ".join(shown)
+
+
+def differences(profile: str, other: str, name: str, root: Path | None = None) -> dict:
+    """{field: (value at `profile`, value at `other`)} for the fields where a recipe differs between two profiles
+    (a missing field counts as RunConfig's default): how, say, the mini recipe scales the paper's down."""
+    a, b = recipe(profile, name, root), recipe(other, name, root)
+    defaults = RunConfig()
+    out = {}
+    for key in dict.fromkeys([*a, *b]):
+        if key == "about":
+            continue
+        va, vb = a.get(key, getattr(defaults, key, None)), b.get(key, getattr(defaults, key, None))
+        if va != vb:
+            out[key] = (va, vb)
+    return out
+
+
+__all__ = ["EXTRA_KEYS", "OVERRIDES_ENV", "TUNED_FROM", "recipes_path", "overrides", "load", "recipe_names",
+           "recipe", "config", "init_of", "describe", "differences"]
