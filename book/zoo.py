@@ -28,37 +28,22 @@
 
 # %% tags=["parameters"]
 profile: str = "smoke"  # smoke | mini | paper: which results/<profile>/ folder this run writes
-input_size: int = 224  # side of the input for FLOPs and final resolution, in pixels
+input_size: int = 224  # side of the input for FLOPs and final resolution, in pixels (a multiple of 32)
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from drnlib.analysis.architecture import zoo_table
-from drnlib.book import check, check_int
-from drnlib.models import aliases, list_models
-from drnlib.results import (check_profile, claims_table, format_table, glue_results, published, save_results,
-                            show_provenance)
+from drnlib.display import claims_table, format_table, glue_results, show_provenance
+from drnlib.pages import start
+from drnlib.pages.drn_architecture import memory_by_output_stride, memory_verdict, unused_projection_weights, zoo_frame
+from drnlib.results import save_results
 
-check_profile(profile)
-check_int("input_size", input_size, 32, 1024)
-check(input_size % 32 == 0, f"input_size must be a multiple of 32, got {input_size}")
+p = start("zoo", globals())
 
 # %%
-letters = {string: alias.removeprefix("model_").upper() for alias, string in aliases().items()}
-names = [n for n in list_models() if n not in aliases()]
-zoo = zoo_table(names, input_size)
-zoo.insert(1, "alias", [letters.get(n, "A1" if n == "model_a1" else "") for n in zoo.index])
-
-official = published("drn", "params_official_code")["params_official_code"].to_dict()
-wod = published("wider_or_deeper", "models")
-official.update(dict(zip(wod["spec"], wod["params"])))
-zoo["official params"] = [official.get(n) for n in zoo.index]
-zoo["Δ params"] = zoo["params"] - zoo["official params"]
-paper_m = published("drn", "table1_imagenet_error")["params_M"]
-zoo["paper (M)"] = [paper_m.get(n) for n in zoo.index]
-zoo["GFLOPs"] = zoo.pop("gflops")
+zoo = zoo_frame(input_size)
 view = zoo.copy()
 for column in ["params", "official params", "Δ params"]:
     view[column] = view[column].map(lambda v: "" if pd.isna(v) else f"{int(v):,}")
@@ -67,8 +52,9 @@ format_table(view.rename(columns={"final_resolution": f"final map @{input_size}"
 
 # %% [markdown]
 # {glue:text}`matched` of the {glue:text}`with_official` models that have an official count match it to the integer
-# (Δ = 0). DRN-C-58's count includes the 1,049,600 weights of a projection that fyu/drn builds in level 7 but never
-# uses (level 7 has no residual connection); `build_model("drn_c_58", drop_unused=True)` leaves it out.
+# (Δ = 0). DRN-C-58's count includes the {glue:text}`unused_weights` weights of a projection that fyu/drn builds in
+# level 7 but never uses (level 7 has no residual connection); `build_model("drn_c_58", drop_unused=True)` leaves it
+# out.
 #
 # Parameters against compute: dilation leaves the parameters of a ResNet unchanged (DRN-A-x sits straight above
 # ResNet-x) but multiplies its FLOPs, because the last two groups run at 4× and 16× more positions; the WoD models
@@ -84,28 +70,32 @@ ax.set(xscale="log", yscale="log", xlabel="parameters (millions)", ylabel=f"GFLO
        title="the zoo: parameters vs forward FLOPs")
 plt.show()
 
+# %% [markdown]
+# ## Resolution costs memory (DRN Sec. 2)
+#
+# The price of resolution the paper names: the memory of a feature map grows with the square of its side. ResNet-50
+# dilated to output stride 16 and 8 (8 is DRN-A-50), one image of {glue:text}`input_size` pixels, float32:
+
 # %%
-pairs = [(f"resnet{d}", f"drn_a_{d}") for d in (18, 34, 50)]
+memory = memory_by_output_stride("resnet50", input_size)
+format_table(memory, "{:.3g}")
+
+# %%
 with_official = zoo.dropna(subset=["official params"])
+verdicts = [memory_verdict(memory, "ResNet-50")]
 values = {
     "matched": int((with_official["Δ params"] == 0).sum()), "with_official": len(with_official),
+    "unused_weights": f"{unused_projection_weights():,}",
     "params": zoo["params"].astype(int).to_dict(), "gflops": zoo["GFLOPs"].to_dict(),
     "depth": zoo["depth"].astype(int).to_dict(), "input_size": input_size,
+    "claims": {v.claim: v.as_dict() for v in verdicts},
 }
-record = save_results("zoo", profile, values, dataset="none (architectures only)",
-                      tables={"zoo": zoo.reset_index(names="model")},
-                      params={"input_size": input_size, "num_classes": 1000})
+record = save_results("zoo", profile, values, dataset="none (architectures only)", params=p,
+                      tables={"zoo": zoo.reset_index(names="model"), "memory": memory.reset_index()})
 glue_results(record)
 show_provenance(record)
-claims_table([
-    {"claim": "every parameter count equals the official code's", "paper": "fyu/drn drn.py; ademxapp resnet_v2.py",
-     "ours": f"{values['matched']} of {values['with_official']} equal", "holds": values["matched"] == values["with_official"]},
-    {"claim": "DRN-A-x has exactly the parameters of ResNet-x", "paper": "DRN Sec. 2",
-     "ours": ", ".join(f"{zoo.loc[d, 'params']:,}" for _, d in pairs),
-     "holds": all(zoo.loc[r, "params"] == zoo.loc[d, "params"] for r, d in pairs)},
-    {"claim": "Model A has 38 layers ('ResNet-38') and 17 residual units", "paper": "WoD Sec. 4",
-     "ours": f"depth {zoo.loc['224-0-3-3-6-3-1-1', 'depth']}", "holds": zoo.loc["224-0-3-3-6-3-1-1", "depth"] == 38},
-    {"claim": "Models D and F differ only in input size: same parameters", "paper": "WoD Table 1",
-     "ours": f"{zoo.loc['112-1-1-1-1-9-1-1', 'params']:,} and {zoo.loc['56-1-1-1-1-9-1-1', 'params']:,}",
-     "holds": zoo.loc["112-1-1-1-1-9-1-1", "params"] == zoo.loc["56-1-1-1-1-9-1-1", "params"]},
-], record)
+claims_table(verdicts, record)
+
+# %% [markdown]
+# Beyond the paper's claims, a check of our code: every network's parameter count against the official code's
+# (the table above, column Δ): {glue:text}`matched` of {glue:text}`with_official` equal.

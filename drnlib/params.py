@@ -200,6 +200,16 @@ def between(low=None, high=None):
     return rule
 
 
+def multiple_of(step: int, low=None, high=None):
+    """An integer in [low, high] divisible by `step` (e.g. an input side every level of a network divides)."""
+    def rule(name, value):
+        between(low, high)(name, value)
+        if value % step:
+            raise ParameterError(f"parameter {name}={value!r}: must be a multiple of {step}")
+        return value
+    return rule
+
+
 def numbers(kind=float, low=None, high=None, at_least: int = 1):
     """A list of numbers (a list parameter, or comma-separated text), each of `kind` within [low, high]."""
     def rule(name, value):
@@ -341,5 +351,5 @@ def check_against_declared(notebook: Path, params: dict, origin: str, declared: 
 
 
 __all__ = ["TYPES", "params_file", "read_params", "percent_cells", "parameters_cell", "declared_parameters",
-           "notebook_parameters", "coerce", "one_of", "between", "numbers", "models", "path", "PageParams",
+           "notebook_parameters", "coerce", "one_of", "between", "multiple_of", "numbers", "models", "path", "PageParams",
            "page_parameters", "check_against_declared"]

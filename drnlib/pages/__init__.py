@@ -4,7 +4,8 @@ parameters, make one call to check them, call these, and plot:
     p = start("table1", globals())          # the page's parameters, checked (drnlib.params) with its module's RULES
     runs = drn_classification.classifiers(p)    # the runs the page needs (drnlib.runs), found or trained
 
-- drn_classification.py  DRN Tables 1-2, Figures 3, 4, 6, 7 (and Figures 1, 5, the zoo): the ImageNet-style
+- drn_architecture.py    DRN Figures 1 and 5, the model zoo: measured on the built networks (no training)
+- drn_classification.py  DRN Tables 1-2, Figures 3, 4, 6, 7: the ImageNet-style
                          classifiers, class activation maps, box mass, high-frequency share of feature maps
 - drn_segmentation.py    DRN Table 3 and Figure 8: segmentation runs, label-map pictures
 - wod_classification.py  WoD Figure 1, Table 1, Figure A4: the CIFAR ResNets, the Table 1 rows
@@ -30,7 +31,7 @@ from drnlib.provenance import check_profile, repo_root
 
 # Which module serves each page of the book (pages not listed need no module: no runs, no rules).
 PAGE_MODULES = {
-    "zoo": "drn_classification", "fig1_fig5": "drn_classification", "fig3": "drn_classification",
+    "zoo": "drn_architecture", "fig1_fig5": "drn_architecture", "fig3": "drn_classification",
     "fig4": "drn_classification", "fig6": "drn_classification", "fig7": "drn_classification",
     "table1": "drn_classification", "table2": "drn_classification",
     "table3": "drn_segmentation", "fig8": "drn_segmentation",
