@@ -1,4 +1,5 @@
-"""Results with provenance, the papers' numbers, and the "paper vs ours" / claims tables."""
+"""Stored results with provenance (drnlib.results, drnlib.provenance), the papers' numbers (drnlib.paper) and how
+pages show them (drnlib.display)."""
 
 import datetime
 import json
@@ -12,23 +13,23 @@ import pytest
 import torch
 import yaml
 
-from drnlib import results
+from drnlib import display, paper, provenance, results
 from drnlib.errors import DataError, ParameterError
 
 
 @pytest.fixture
 def book_root(tmp_path, monkeypatch):
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
-    monkeypatch.setenv(results.ROOT_ENV, str(tmp_path))
+    monkeypatch.setenv(provenance.ROOT_ENV, str(tmp_path))
     return tmp_path
 
 
 def test_records_name_the_runs_behind_them_and_where_they_were_trained(book_root):
-    class Run:  # what save_results reads of drnlib.experiments.Run
+    class Run:  # what save_results reads of drnlib.runs.Run
         def __init__(self, folder, result):
             self.dir, self.result = book_root / "runs" / "smoke" / folder, result
 
-    trained_here = results.machine_provenance()
+    trained_here = provenance.machine_provenance()
     new = Run("drn_c_26-x", {"device": "cuda", "torch": "2.11", "provenance": {**trained_here,
                                                                                "hardware": {"gpus": ["H100"]}}})
     old = Run("resnet18-x", {"device": "cpu", "torch": "2.14"})  # trained before runs recorded their provenance
@@ -37,7 +38,7 @@ def test_records_name_the_runs_behind_them_and_where_they_were_trained(book_root
     assert [r["folder"] for r in stored] == ["drn_c_26-x", "resnet18-x"]
     assert stored[0]["gpus"] == ["H100"] and stored[0]["commit"] == trained_here["git"]["commit"]
     assert stored[1]["commit"] is None and stored[1]["device"] == "cpu"
-    note = results.provenance_note(record)
+    note = provenance.provenance_note(record.provenance)
     assert "trained in 2 run(s)" in note and "H100, cpu" in note and "date unrecorded" in note
 
 
@@ -61,7 +62,7 @@ def test_save_and_load_round_trip_with_provenance(book_root):
     assert p["torch"] == torch.__version__
     assert set(p["git"]) == {"commit", "dirty"}
     assert datetime.datetime.fromisoformat(p["date"]).tzinfo is not None
-    note = results.provenance_note(loaded)
+    note = provenance.provenance_note(loaded.provenance)
     assert "smoke profile" in note and "synthetic" in note and torch.__version__ in note
     with pytest.raises(KeyError, match="has no result 'nope'"):
         loaded["nope"]
@@ -105,7 +106,7 @@ def test_every_profile_of_a_page_side_by_side(book_root):
     results.save_results("page", "paper", {"miou": 68.0}, dataset="cityscapes")
     found = results.load_all_profiles("page")
     assert list(found) == ["smoke", "paper"]
-    table = results.compare_profiles("page")
+    table = display.compare_profiles("page")
     assert list(table.columns) == ["smoke", "paper"]
     assert table.loc["miou", "smoke"] == 10.0 and table.loc["miou", "paper"] == 68.0
     assert "curve" not in table.index  # lists are not table cells
@@ -113,15 +114,15 @@ def test_every_profile_of_a_page_side_by_side(book_root):
     assert table.loc["data set", "paper"] == "cityscapes"
     assert {"hardware", "torch", "commit", "date"} <= set(table.index)
     with pytest.raises(DataError, match="no results for other"):
-        results.compare_profiles("other")
+        display.compare_profiles("other")
 
 
 def test_root_is_found_from_book_subfolder(tmp_path, monkeypatch):
     (tmp_path / "_toc.yml").write_text("root: x\n")
     (tmp_path / "book").mkdir()
-    monkeypatch.delenv(results.ROOT_ENV, raising=False)
+    monkeypatch.delenv(provenance.ROOT_ENV, raising=False)
     monkeypatch.chdir(tmp_path / "book")
-    assert results.repo_root() == tmp_path
+    assert provenance.repo_root() == tmp_path
 
 
 def _raw_published():
@@ -130,72 +131,72 @@ def _raw_published():
 
 def test_published_tables_match_the_yaml():
     raw = _raw_published()
-    table1 = results.published("drn", "table1_imagenet_error")
+    table1 = paper.published("drn", "table1_imagenet_error")
     block = raw["drn"]["table1_imagenet_error"]
     assert list(table1.columns) == block["columns"] and list(table1.index) == list(block["rows"])
     for arch, row in block["rows"].items():
         assert table1.loc[arch].tolist() == row
     assert "Table 1" in table1.attrs["source"]
-    cityscapes = results.published("drn", "table3_cityscapes_val_iou")
+    cityscapes = paper.published("drn", "table3_cityscapes_val_iou")
     city = raw["drn"]["table3_cityscapes_val_iou"]
     assert list(cityscapes.columns) == [*city["classes"], "miou"]
     assert cityscapes.loc["drn_c_42", "miou"] == city["rows"]["drn_c_42"]["miou"]
     assert cityscapes.loc["drn_c_42", "road"] == city["rows"]["drn_c_42"]["iou"][0]
-    readme = results.published("drn", "official_code_readme.imagenet_error_top1_top5")
+    readme = paper.published("drn", "official_code_readme.imagenet_error_top1_top5")
     assert list(readme.columns) == ["top1_1crop", "top5_1crop"]
-    params = results.published("drn", "params_official_code")
+    params = paper.published("drn", "params_official_code")
     assert params.loc["drn_c_26", "params_official_code"] == raw["drn"]["params_official_code"]["drn_c_26"]
-    wod = results.published("wider_or_deeper", "table1_imagenet_error")
+    wod = paper.published("wider_or_deeper", "table1_imagenet_error")
     assert wod.attrs["unconfirmed"] and wod.attrs["stated_relations"]
 
 
 def test_every_table_with_rows_loads():
-    for paper, tables in _raw_published().items():
+    for name_of_paper, tables in _raw_published().items():
         for name, block in tables.items():
             if isinstance(block, dict) and "rows" in block:
-                frame = results.published(paper, name)
-                assert len(frame) == len(block["rows"]), (paper, name)
+                frame = paper.published(name_of_paper, name)
+                assert len(frame) == len(block["rows"]), (name_of_paper, name)
 
 
 def test_published_refuses_unknown_names_with_suggestions():
     with pytest.raises(ParameterError, match="did you mean drn"):
-        results.published("dnr", "table1_imagenet_error")
+        paper.published("dnr", "table1_imagenet_error")
     with pytest.raises(ParameterError, match="did you mean table1_imagenet_error"):
-        results.published("drn", "table1_imagenet_eror")
+        paper.published("drn", "table1_imagenet_eror")
     with pytest.raises(ParameterError, match="single value"):
-        results.published("drn", "table1_imagenet_error.source")
+        paper.published("drn", "table1_imagenet_error.source")
 
 
 def test_paper_vs_ours_puts_columns_side_by_side_with_a_delta(book_root):
-    paper = results.published("drn", "table1_imagenet_error")
+    table = paper.published("drn", "table1_imagenet_error")
     ours = pd.DataFrame({"top1_1crop": [31.0, 40.0], "top5_1crop": [11.0, 12.0]}, index=["resnet18", "not_in_paper"])
     record = results.save_results("table1", "smoke", {}, dataset="tiny")
-    styler = results.paper_vs_ours(paper, ours, record)
+    styler = display.paper_vs_ours(table, ours, record)
     frame = styler.data
     assert list(frame.columns.get_level_values(0)) == ["top1_1crop"] * 3 + ["top5_1crop"] * 3
     assert list(frame.columns.get_level_values(1)) == ["paper", "ours", "Δ"] * 2
-    assert frame.loc["resnet18", ("top1_1crop", "paper")] == paper.loc["resnet18", "top1_1crop"]
-    assert frame.loc["resnet18", ("top1_1crop", "Δ")] == pytest.approx(31.0 - paper.loc["resnet18", "top1_1crop"])
+    assert frame.loc["resnet18", ("top1_1crop", "paper")] == table.loc["resnet18", "top1_1crop"]
+    assert frame.loc["resnet18", ("top1_1crop", "Δ")] == pytest.approx(31.0 - table.loc["resnet18", "top1_1crop"])
     assert math.isnan(frame.loc["not_in_paper", ("top1_1crop", "paper")])
     html = styler.to_html()
     assert "smoke profile" in html and "tiny" in html and "Table 1" in html and 'class="dataframe"' in html
     with pytest.raises(ParameterError, match="share no column"):
-        results.paper_vs_ours(paper, pd.DataFrame({"miou": [1.0]}, index=["resnet18"]))
+        display.paper_vs_ours(table, pd.DataFrame({"miou": [1.0]}, index=["resnet18"]))
 
 
-def test_claims_table(book_root):
+def test_claims_table_shows_each_verdict_with_the_papers_words(book_root):
     record = results.save_results("claims", "mini", {}, dataset="camvid")
-    claims = [
-        {"claim": "DRN-C-26 beats DRN-A-18", "paper": "Table 1", "ours": "lower error", "holds": True},
-        {"claim": "scales to ImageNet", "paper": "Table 1", "ours": "not run", "holds": None},
-    ]
-    styler = results.claims_table(claims, record)
-    assert list(styler.data["holds at mini?"]) == ["yes", "not tested"]
+    verdicts = [paper.exact("DRN-1", True, "11,689,512 vs 11,689,512"),
+                paper.not_tested("DRN-9", "ResNet-34 not trained at this profile")]
+    styler = display.claims_table(verdicts + [verdicts[0].as_dict()], record)  # objects or their stored dicts
+    frame = styler.data
+    assert list(frame["claim"]) == ["DRN-1", "DRN-9", "DRN-1"]
+    assert list(frame["verdict"]) == ["✓ holds", "– not tested", "✓ holds"]
+    assert frame.loc[0, "the paper says"] == paper.claims()["DRN-1"].claim
+    assert frame.loc[1, "tested at"] == "ResNet-34 not trained at this profile"
     assert "camvid" in styler.to_html()
-    with pytest.raises(ParameterError, match="holds must be True, False or None"):
-        results.claims_table([{**claims[0], "holds": "maybe"}], record)
-    with pytest.raises(ParameterError, match="exactly the keys"):
-        results.claims_table([{"claim": "x"}], record)
+    with pytest.raises(ParameterError, match="unknown claim 'DRN-99'"):
+        paper.exact("DRN-99", True, "x")
 
 
 def test_glue_names_every_scalar_and_table(book_root, monkeypatch):
@@ -205,13 +206,13 @@ def test_glue_names_every_scalar_and_table(book_root, monkeypatch):
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, value))
     record = results.save_results("g", "smoke", {"a": 1.0, "nested": {"b": 2, "text": "x"}, "curve": [1, 2]},
                                   dataset="d", tables={"t": pd.DataFrame({"c": [1]})})
-    names = results.glue_results(record)
+    names = display.glue_results(record)
     assert names == ["a", "nested_b", "nested_text", "t"]
     assert glued["nested_b"] == 2 and isinstance(glued["t"], pd.DataFrame)
 
 
 def test_format_table_shows_missing_values_as_a_dash():
-    html = results.format_table(pd.DataFrame({"x": [1.23456, float("nan")], "y": ["a", "b"]})).to_html()
+    html = display.format_table(pd.DataFrame({"x": [1.23456, float("nan")], "y": ["a", "b"]})).to_html()
     assert "1.235" in html and "–" in html and 'class="dataframe"' in html
 
 
@@ -225,7 +226,8 @@ def test_figures_are_stored_atomically_and_shown_for_other_profiles(tmp_path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from drnlib.results import figure_path, save_figure, show_stored_figures
+    from drnlib.display import show_stored_figures
+    from drnlib.results import figure_path, save_figure
 
     fig, ax = plt.subplots()
     ax.plot([0, 1], [1, 0])
