@@ -17,10 +17,12 @@
 # # The model zoo
 #
 # Every network of both papers, built by `drnlib.models.build_model` from its spec table: ResNets, DRN-A/B/C and the
-# official code's DRN-D, the Wider-or-Deeper models A to F (built from their name strings) and Model A1, and the
-# CIFAR ResNets of the gradient experiment. For each: its parameters next to the official code's count, its depth
-# (convolutions on the main path plus the classifier, counted on the built model), its forward FLOPs for one image
-# (`torch.utils.flop_counter`, a multiply-add counted as 2) and the side of its final feature map.
+# official code's DRN-D, the Wider-or-Deeper models A to F (built from their name strings), Model A1 as the paper
+# describes it (pools before B2 and B3, stride-2 convolutions at B4-B6) and `resnet38`, the layout of the released
+# ResNet-38 weights (stride-2 convolutions at B2-B6, no pool), and the CIFAR ResNets of the gradient experiment.
+# For each: its parameters next to the official code's count, its depth (convolutions on the main path plus the
+# classifier, counted on the built model), its forward FLOPs for one image (`torch.utils.flop_counter`, a
+# multiply-add counted as 2) and the side of its final feature map.
 #
 # The official counts come from the project's copy of the published numbers (`drnlib/published.yaml`): fyu/drn's
 # `drn.py` and torchvision for the DRNs and ResNets, and a restatement of ademxapp's `resnet_v2.py` for the WoD

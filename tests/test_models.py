@@ -11,6 +11,7 @@ import yaml
 from drnlib.analysis.architecture import depth, final_resolution, trace_layers
 from drnlib.errors import ParameterError, UnknownModelError
 from drnlib.models import build_model, list_models, load_weights, model_from_config
+from drnlib.models.blocks import DilatedMaxPool, init_weights
 
 PUBLISHED = yaml.safe_load((Path(__file__).parents[1] / "drnlib" / "published.yaml").read_text())
 DRN_COUNTS = PUBLISHED["drn"]["params_official_code"]
@@ -43,6 +44,16 @@ def test_wider_or_deeper_parameter_counts_from_name_strings(alias):
     assert n_params(model) - n_params(model.fc) == row["trunk"]
     if alias != "unnamed_16":
         assert n_params(meta_model(f"model_{alias.lower()}")) == row["params"]  # the letter is an alias
+
+
+@pytest.mark.parametrize("name", ["model_a1", "resnet38"])
+def test_model_a_variants_have_model_a_parameters(name):
+    """Replacing pools by stride-2 convs adds no weight: A1 and the released ResNet-38 layout count as Model A."""
+    row = WOD["models"]["A"]
+    model = meta_model(name, num_classes=1000)
+    assert n_params(model) == row["params"] == 109_167_912
+    assert n_params(model) - n_params(model.fc) == row["trunk"] == 105_070_912
+    assert depth(model) == 38
 
 
 @pytest.mark.parametrize("classes", [21, 19, 150, 60])
@@ -161,6 +172,147 @@ def test_receptive_field_agrees_with_the_gradient_support():
     support = (x.grad.abs().sum((0, 1)) > 0).nonzero()
     extent = int(support[:, 0].max() - support[:, 0].min() + 1)
     assert extent == trace_layers(model, size)[-1].receptive_field
+
+
+# --- output-stride conversion: WoD Section 5, DRN Section 2, architectures.md B.4 --------------------------------
+
+def wod_names():
+    """Every WoD name of the zoo (letters, name strings, A1, the released ResNet-38), a 112 and a 56 net, and a
+    name whose empty B4 hands B5 a 3x3/4 pool (only half of that stride is removed at output stride 8)."""
+    from drnlib.models import aliases
+    from drnlib.models.specs import WOD_VARIANTS, is_wod_name
+    zoo = [n for n in list_models() if is_wod_name(n) or n in aliases() or n in WOD_VARIANTS]
+    names = zoo + ["112-1-1-1-1-1-1-1", "56-1-1-1-1-1-1-1", "224-1-1-1-0-1-1-1"]
+
+    def units(name):  # nets with the same units share one set of weights (`trunk_state`): run them together
+        string = aliases().get(name) or WOD_VARIANTS.get(name, (name,))[0]
+        return string.split("-", 1)[1]
+    return sorted(names, key=units)
+
+
+# (net with its native strides, options), (converted net, options), the converted net's output stride
+CONVERSIONS = (
+    [pytest.param((n, {}), (n, {"task": "segment", "dropout": False}), 8, id=f"{n}-segment") for n in wod_names()]
+    + [pytest.param((f"resnet{d}", {}), (f"resnet{d}", {"output_stride": s}), s, id=f"resnet{d}-os{s}")
+       for d in (18, 34, 50, 101) for s in (8, 16)]
+    + [pytest.param((f"resnet{d}", {}), (f"drn_a_{d}", {}), 8, id=f"drn_a_{d}") for d in (18, 34, 50)]
+)
+_STATES: dict = {}
+
+
+def stride_of(model):
+    from drnlib.models.zoo import _native_stride
+    return _native_stride(model.spec)
+
+
+def trunk_state(model):
+    """Random trunk weights and BN statistics for `model`'s layout, made once per layout: nets that differ only in
+    their strides, pools or dilations (A, A1, ResNet-38; D and F; a net and its alias) share one state_dict."""
+    signature = tuple((k, tuple(v.shape)) for k, v in model.state_dict().items() if not k.startswith(("fc.", "seg.")))
+    if signature not in _STATES:
+        _STATES.clear()  # one layout at a time: the WoD nets hold 60-170M parameters each
+        with torch.device("meta"):  # init once (a CPU build would run torch's default init first)
+            layout = build_model(model.name).to_empty(device="cpu")
+        with torch.random.fork_rng():
+            torch.manual_seed(len(signature))
+            init_weights(layout, layout.spec.conv_init)  # He-normal, as built: activations keep their scale
+            randomize_batchnorm(layout)
+        _STATES[signature] = {k: v for k, v in layout.state_dict().items() if not k.startswith("fc.")}
+    return _STATES[signature]
+
+
+def loaded(name, **options):
+    """`name` built on the meta device, its trunk filled with the shared random weights (no init cost)."""
+    with torch.device("meta"):
+        model = build_model(name, **options)
+    missing, unexpected = model.load_state_dict(trunk_state(model), strict=False, assign=True)
+    assert not unexpected and all(k.startswith(("fc.", "seg.")) for k in missing), (missing, unexpected)
+    return model.eval()
+
+
+def relative_difference(a, b):
+    return float((a - b).abs().max() / b.abs().max())
+
+
+@pytest.mark.parametrize("native, converted, output_stride", CONVERSIONS)
+def test_output_stride_conversion_keeps_every_receptive_field(native, converted, output_stride):
+    """With the same weights, the converted net's final map subsampled by (native stride / its stride) equals the
+    native net's: strides removed at the layer that carried them, every later layer dilated (DRN Section 2; WoD
+    Section 5: a pooling level's pool goes to stride 1 at the earlier dilation, its convs take the new one)."""
+    classifier, dense = loaded(native[0], **native[1]), loaded(converted[0], **converted[1])
+    assert stride_of(dense) == min(output_stride, stride_of(classifier))  # the 56 nets are already at 8
+    factor = stride_of(classifier) // stride_of(dense)
+    x = torch.randn(1, 3, 33, 33, generator=torch.Generator().manual_seed(0))  # odd: every stride pads its border
+    with torch.no_grad():
+        reference, features = classifier.forward_features(x), dense.forward_features(x)
+    assert features.shape[-1] == -(-33 // stride_of(dense)) and min(reference.shape[-2:]) >= 2
+    assert relative_difference(features[..., ::factor, ::factor], reference) < 1e-5
+    fields = [trace_layers(n, 224, **o)[-1].receptive_field for n, o in (native, converted)]
+    assert fields[0] == fields[1]  # the analytic field too (read off the modules)
+
+
+def test_official_drn_a_dilation_keeps_layer3_and_changes_layer4():
+    """fyu/drn's DRN_A (official_dilation) leaves layer4's first block undilated: layer3 still matches ResNet-50
+    subsampled, the final map does not (the paper's rule, tested above, matches both)."""
+    resnet, official = loaded("resnet50"), loaded("drn_a_50", official_dilation=True)
+    x = torch.randn(1, 3, 33, 33, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        ours, theirs = resnet.forward_levels(x), official.forward_levels(x)
+    assert relative_difference(theirs["layer3"][..., ::2, ::2], ours["layer3"]) < 1e-5
+    assert relative_difference(theirs["layer4"][..., ::4, ::4], ours["layer4"]) > 1e-2
+
+
+def convs(module, kernel=3):
+    return [m for m in module.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (kernel, kernel)]
+
+
+def test_resnet38_model_a1_and_model_a_downsample_where_each_source_says():
+    """model_a: five max-pools; model_a1 (paper): pools before B2, B3, stride-2 convs at B4-B6; resnet38 (released
+    code, rna_feat_a1): stride-2 convs on the first conv and the projection of the first unit of B2 ... B6."""
+    pools = {n: sorted(name for name, m in meta_model(n).named_modules()
+                       if isinstance(m, (torch.nn.MaxPool2d, DilatedMaxPool)))
+             for n in ("model_a", "model_a1", "resnet38")}
+    assert pools == {"model_a": [f"pool{i}" for i in range(1, 6)], "model_a1": ["pool1", "pool2"], "resnet38": []}
+    for name, strided in {"model_a": [], "model_a1": ["b4", "b5", "b6"],
+                          "resnet38": ["b2", "b3", "b4", "b5", "b6"]}.items():
+        model = meta_model(name)
+        for level in model.level_names:
+            unit = getattr(model, level)[0]
+            want = (2, 2) if level in strided else (1, 1)
+            assert unit.conv1.stride == want, (name, level)
+            assert unit.shortcut is None or unit.shortcut.stride == want, (name, level)
+        assert final_resolution(model) == 7
+
+
+def test_resnet38_segmentation_layout_follows_the_released_code():
+    """Output stride 8 (architectures.md B.4): B5's first conv at stride 1 and dilation 1, its other 3x3 convs at 2;
+    every 3x3 in B6 and B7 at 4; dropout 0.3 in B6 and 0.5 in B7; no stride left past B4."""
+    model = meta_model("resnet38", num_classes=21, task="segment")
+    assert [c.dilation[0] for c in convs(model.b5)] == [1, 2, 2, 2, 2, 2]
+    assert [c.dilation[0] for c in convs(model.b6) + convs(model.b7)] == [4, 4]
+    assert all(m.stride == (1, 1) for level in ("b5", "b6", "b7") for m in getattr(model, level).modules()
+               if isinstance(m, torch.nn.Conv2d))
+    assert (model.b6[0].dropout.p, model.b7[0].dropout.p) == (0.3, 0.5)
+    assert model.forward_features(torch.zeros(1, 3, 504, 504, device="meta")).shape[-1] == 63
+    pooled = meta_model("model_a", num_classes=21, task="segment")  # pools: stride 1 at the earlier dilation
+    assert [c.dilation[0] for c in convs(pooled.b5)] == [2] * 6
+    assert (pooled.pool4.stride, pooled.pool5.stride, pooled.pool5.dilation) == (1, 1, 2)
+
+
+@pytest.mark.parametrize("pair", [("model_a1", "resnet38"), ("model_a", "resnet38")])
+def test_released_resnet38_weights_load_into_model_a1_but_compute_another_net(pair):
+    """The shapes agree, so one state_dict loads strictly into both layouts; their features differ."""
+    state = dict(trunk_state(meta_model("resnet38")))
+    x = torch.randn(1, 3, 33, 33, generator=torch.Generator().manual_seed(0))
+    state.update({f"fc.{k}": v for k, v in torch.nn.Linear(4096, 1000).state_dict().items()})  # a whole net
+    features = []
+    for name in pair:
+        model = meta_model(name, num_classes=1000)
+        model.load_state_dict(state, strict=True, assign=True)
+        with torch.no_grad():
+            features.append(model.eval().forward_features(x))
+    assert features[0].shape == features[1].shape
+    assert relative_difference(features[0], features[1]) > 0.05
 
 
 # --- forward, backward, channels_last, compile ----------------------------------------------------------------

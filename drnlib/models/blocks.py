@@ -134,14 +134,20 @@ class PreActUnit(Residual):
 
 
 def max_pool3x3(stride: int, dilation: int = 1) -> nn.Module:
-    """3x3 max-pool with 'same' padding. WoD's segmentation nets keep a pool at stride 1 where its stride was
-    removed, dilated like the convs after it; torch's MaxPool2d caps padding at 1, so pad with -inf ourselves."""
+    """3x3 max-pool with 'same' padding (= dilation): N x C x H x W -> N x C x ceil(H/stride) x ceil(W/stride).
+
+    WoD's segmentation nets keep a pool at stride 1 where its stride was removed, at the dilation of the layers
+    before it ("a pooling layer with dilation", WoD Section 5; architectures.md B.4). Output i of a strided pool
+    reads input positions stride*i + (-1, 0, 1) * dilation, so the stride-1 pool's map [::stride] equals it.
+    torch's MaxPool2d caps padding at kernel/2, so a dilated pool pads with -inf itself (`DilatedMaxPool`)."""
     if dilation == 1:
         return nn.MaxPool2d(3, stride=stride, padding=1)
     return DilatedMaxPool(stride, dilation)
 
 
 class DilatedMaxPool(nn.Module):
+    """3x3 max-pool with dilation `dilation` and 'same' padding by -inf (never selected); see `max_pool3x3`."""
+
     def __init__(self, stride: int, dilation: int):
         super().__init__()
         self.stride, self.dilation = stride, dilation

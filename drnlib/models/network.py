@@ -41,8 +41,11 @@ def make_stem(kind: str) -> dict[str, nn.Module]:
 
 
 def make_level(level: Level, in_channels: int) -> tuple[list[nn.Module], int]:
-    """The blocks of one level (strided first block, then stride 1) and its output width."""
-    stride = 1 if level.pool else level.stride  # a pooling level's units do not stride
+    """The blocks of one level (strided first block, then stride 1) and its output width.
+
+    A pooling level's pool is built by `Net` (before the level); its units do not stride, and its entry conv
+    takes `level.first_dilation` (= `level.dilation` unless the spec says otherwise, see `specs.dilate`)."""
+    stride = 1 if level.pool else level.stride
     first, rest = (level.first_dilation, level.dilation), (level.dilation, level.dilation)
     if level.block == "conv":
         return conv_bn_relu_layers(in_channels, level.width, level.blocks, stride, first), level.width
@@ -102,7 +105,7 @@ class Net(nn.Module):
             if level.blocks == 0:
                 continue
             if level.pool:
-                self.add_module(level.pool, max_pool3x3(level.stride, level.first_dilation))
+                self.add_module(level.pool, max_pool3x3(level.stride, level.pool_dilation))
                 self.body_names.append(level.pool)
             blocks, channels = make_level(level, channels)
             self.add_module(level.name, nn.Sequential(*blocks))

@@ -25,11 +25,12 @@ class Level:
     block: str                    # "basic" | "bottleneck" | "conv" (DRN-D's plain conv-BN-ReLU) | "preact" (WoD unit)
     width: int | tuple[int, ...]  # planes (basic/bottleneck/conv); the convs' widths of a WoD unit
     blocks: int                   # blocks (or convs, for "conv") in the level; 0 = the level is absent
-    stride: int = 1
+    stride: int = 1               # the level's downsampling: on its entry conv, or on its pool if it has one
     dilation: int = 1             # dilation of the level's 3x3 convs ...
-    entry_dilation: int | None = None  # ... except its entry conv (the one that carries/carried the stride)
+    entry_dilation: int | None = None  # ... except its entry conv, where that conv carries/carried the stride
     residual: bool = True         # False: DRN-C levels 7-8 (degridding without shortcuts)
     pool: str | None = None       # WoD: name of a 3x3 max-pool before the level that does its downsampling
+    pool_dilation: int = 1        # that pool's dilation (> 1 once an earlier stride became dilation, WoD Section 5)
     kernels: tuple[int, ...] = ()  # WoD unit kernels: (3, 3) or (1, 3, 1)
     dropout: float = 0.0          # WoD segmentation: dropout before the last conv of each unit
 
@@ -74,28 +75,48 @@ def resnet_spec(depth: int) -> NetSpec:
 
 
 def dilate(spec: NetSpec, output_stride: int, entry_rule: str = "paper") -> NetSpec:
-    """Replace striding beyond `output_stride` by dilation, keeping every receptive field (DRN Section 2).
+    """Replace striding beyond `output_stride` by dilation, keeping every receptive field (DRN Section 2; WoD
+    Section 5, "Resolution"; architectures.md B.4).
 
-    A level whose stride is removed gets dilation x stride; its entry conv (the one that carried the stride) keeps
-    the dilation before it ("paper": G4_1 at 1, G5_1 at 2 -- torchvision's replace_stride_with_dilation does the
-    same) or 1 ("official": fyu/drn's DRN_A, whose first block of layer3 and layer4 is undilated).
-    A pooling level keeps its max-pool at stride 1, dilated like its entry conv (WoD Section 5).
+    With the same weights, the converted net's final map subsampled by (native stride / output_stride) equals the
+    original's: a 3x3/2 layer with padding 1 samples positions 0, 2, 4, ... of its input, and so does [::2].
+
+    The layer that carried a removed stride still reads its input at the dilation before it; every layer after it
+    reads a map that is now denser by the removed factor, so its dilation is multiplied by that factor:
+    - stride on the entry conv (ResNet, DRN-A, WoD strided-conv levels): that conv keeps the earlier dilation
+      ("paper": G4_1 at 1, G5_1 at 2, as torchvision's replace_stride_with_dilation and the WoD code's B5 first
+      conv), or 1 ("official": fyu/drn's DRN_A, whose first block of layer3 and layer4 is undilated -- this
+      breaks the equality above in layer4). The projection shortcut is 1x1 and only loses its stride.
+    - stride on a max-pool before the level (WoD pooling levels): the pool goes to stride 1 and keeps the earlier
+      dilation (WoD Section 5: "Sometimes, we will have to apply a pooling layer with dilation"); all of the
+      level's convs, the entry conv included, take the new dilation.
+    A stride larger than needed (a 3x3/4 pool after an empty WoD level) keeps the part that fits under
+    `output_stride`. Raises ValueError if the stem alone strides more than `output_stride`.
     """
     if entry_rule not in ("paper", "official"):
         raise ValueError(f"entry_rule must be 'paper' or 'official', not {entry_rule!r}")
-    stride, dilation, levels = STEMS[spec.stem][1], 1, []
-    for level in spec.levels:
-        if level.stride > 1 and stride * level.stride > output_stride:
-            entry = dilation if entry_rule == "paper" else 1
-            dilation *= level.stride
-            level = replace(level, stride=1, dilation=dilation, entry_dilation=entry)
-        else:
-            stride *= level.stride
-            if dilation > 1:
-                level = replace(level, dilation=dilation, entry_dilation=None)
-        levels.append(level)
+    stride, factor, levels = STEMS[spec.stem][1], 1, []  # factor: dilation multiplier from strides removed so far
     if stride > output_stride:
         raise ValueError(f"the stem alone has stride {stride} > output_stride {output_stride}")
+    for level in spec.levels:
+        keep = level.stride
+        if stride * level.stride > output_stride:
+            keep = max(1, output_stride // stride)
+        before, factor = factor, factor * (level.stride // keep)
+        stride *= keep
+        if factor == 1:
+            levels.append(level)
+            continue
+        if level.pool and keep < level.stride:  # the pool carried the removed stride
+            level = replace(level, stride=keep, dilation=level.dilation * factor, entry_dilation=None,
+                            pool_dilation=level.pool_dilation * before)
+        elif keep < level.stride:  # the entry conv carried it
+            entry = level.first_dilation * before if entry_rule == "paper" else 1
+            level = replace(level, stride=keep, dilation=level.dilation * factor, entry_dilation=entry)
+        else:
+            entry = None if level.entry_dilation is None else level.entry_dilation * factor
+            level = replace(level, dilation=level.dilation * factor, entry_dilation=entry)
+        levels.append(level)
     return replace(spec, levels=tuple(levels))
 
 
@@ -157,6 +178,11 @@ WOD_ALIASES = {
     "model_d": "112-1-1-1-1-9-1-1", "model_e": "112-1-1-1-1-5-1-1", "model_f": "56-1-1-1-1-9-1-1",
 }
 WOD_NAMED = ("224-0-1-1-1-1-1-1",)  # the paper's unnamed 16-layer net
+# Model A's units with other downsampling layers: name -> (name string, top downsamplings by stride-2 conv).
+WOD_VARIANTS = {
+    "model_a1": ("224-0-3-3-6-3-1-1", 3),  # the paper's A1 sentence: pools before B2, B3; strided convs at B4-B6
+    "resnet38": ("224-0-3-3-6-3-1-1", 5),  # the released weights' layout: strided convs at B2-B6, no pool
+}
 WOD_NAME = re.compile(r"(\d+)((?:-\d+){7})")
 
 
@@ -164,17 +190,26 @@ def is_wod_name(name: str) -> bool:
     return WOD_NAME.fullmatch(name) is not None
 
 
-def wod_spec(name: str, strided_top: bool = False) -> NetSpec:
+def wod_spec(name: str, conv_downsamplings: int = 0) -> NetSpec:
     """Wider-or-Deeper net from its name `<train crop>-<units in B1>-...-<units in B7>`.
 
     The final map is 7x7 at the training crop, so a crop of 7 * 2^k has k downsamplings, before B2 ... B(k+1)
     (224 nets: 5; 112 nets: 4; 56 nets: 3 -- their placement is the paper's lost Fig. 3, our reading). Each is a
-    3x3/2 max-pool (`pool1` before B2, ...); `strided_top=True` turns the top three into stride-2 convs in the first
-    unit of their level (Model A1, paper Section 5).
+    3x3/2 max-pool (`pool1` before B2, ...), except the top `conv_downsamplings` of them, which are stride 2 on the
+    first conv and on the projection shortcut of their level's first unit instead:
+    - 0: every downsampling by pooling (the paper's Models A-F, WoD Section 4);
+    - 3: the paper's Model A1 sentence, "remove the top-most three pooling layers (before B4, B5 and B6), increase
+      the strides of the according conv layers to two" (WoD Section 5; architectures.md B.4);
+    - all (5 for a 224 net): the released code's layout (ademxapp `rna_feat_a1`, every level with downsample='c';
+      the ResNet-38 weights and their ports, e.g. psa `resnet38d.py`).
+    The parameter count is the same for every choice (pools have no weights). Raises UnknownModelError for a name
+    that is not of this form, and ValueError for a negative `conv_downsamplings`.
     """
     match = WOD_NAME.fullmatch(name)
     if match is None:
         raise UnknownModelError(f"not a Wider-or-Deeper name like '224-0-3-3-6-3-1-1': {name!r}")
+    if conv_downsamplings < 0:
+        raise ValueError(f"conv_downsamplings must be >= 0, not {conv_downsamplings}")
     size, counts = int(match.group(1)), [int(c) for c in match.group(2)[1:].split("-")]
     downsamplings = math.log2(size / 7) if size >= 7 else -1
     if downsamplings != int(downsamplings) or not 0 <= downsamplings <= 6:
@@ -187,7 +222,7 @@ def wod_spec(name: str, strided_top: bool = False) -> NetSpec:
         if units == 0:
             continue  # an empty level hands its downsampling to the next one
         stride = 2 ** pending
-        by_conv = strided_top and k > downsamplings + 1 - 3
+        by_conv = k > downsamplings + 1 - conv_downsamplings  # downsampling k - 1 is among the top ones
         levels.append(Level(f"b{k}", "preact", widths, units, stride=stride, kernels=kernels,
                             pool=None if stride == 1 or by_conv else f"pool{k - 1}"))
         pending = 0
@@ -197,7 +232,10 @@ def wod_spec(name: str, strided_top: bool = False) -> NetSpec:
 
 
 def wod_segmentation_spec(spec: NetSpec, dropout: bool = True) -> NetSpec:
-    """WoD Section 5: output stride 8 by dilation, dropout 0.3 in B6 and 0.5 in B7 (before each unit's last conv)."""
+    """WoD Section 5 / architectures.md B.4: output stride 8 by `dilate` (strides beyond 8 removed, later layers
+    dilated: for Model A, B5 at 2 after its entry layer, B6 and B7 at 4), and dropout 0.3 in B6 and 0.5 in B7
+    (before each unit's last conv; `dropout=False` leaves it out). Nets of native stride <= 8 (56 nets) are
+    unchanged but for the dropout."""
     spec = dilate(spec, 8)
     rates = {"b6": 0.3, "b7": 0.5} if dropout else {}
     return replace(spec, levels=tuple(replace(lv, dropout=rates.get(lv.name, 0.0)) for lv in spec.levels))

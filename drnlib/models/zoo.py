@@ -7,7 +7,7 @@ import difflib
 from ..errors import ParameterError, UnknownModelError
 from .network import SEGMENT_HEADS, TASKS, Net
 from .specs import (DRN_TABLE, RESNET_DEPTHS, STEMS, WOD_ALIASES, WOD_NAMED, NetSpec, dilate, drn_a_spec, drn_spec,
-                    is_wod_name, resnet_cifar_spec, resnet_spec, wod_segmentation_spec, wod_spec)
+                    WOD_VARIANTS, is_wod_name, resnet_cifar_spec, resnet_spec, wod_segmentation_spec, wod_spec)
 
 DRN_A_DEPTHS = (18, 34, 50)  # the DRN paper's DRN-A nets (any ResNet depth works: drn_a_101, drn_a_152)
 CIFAR_DEPTHS = (20, 56, 110)
@@ -18,8 +18,9 @@ def _spec_for(name: str, official_dilation: bool) -> NetSpec:
         return wod_spec(name)
     if name in WOD_ALIASES:
         return wod_spec(WOD_ALIASES[name])
-    if name == "model_a1":  # Model A with its top three pools replaced by stride-2 convs (WoD Section 5)
-        return wod_spec(WOD_ALIASES["model_a"], strided_top=True)
+    if name in WOD_VARIANTS:  # Model A's units, downsampled by stride-2 convs (see build_model)
+        string, convs = WOD_VARIANTS[name]
+        return wod_spec(string, conv_downsamplings=convs)
     if name in DRN_TABLE:
         return drn_spec(name)
     family, _, depth = name.rpartition("_")
@@ -34,9 +35,18 @@ def _spec_for(name: str, official_dilation: bool) -> NetSpec:
 
 
 def list_models() -> list[str]:
-    """Every named network of both papers (WoD nets also build from any name string like '112-1-1-1-1-1-1-1')."""
+    """Every named network of both papers (WoD nets also build from any name string like '112-1-1-1-1-1-1-1').
+
+    The three 38-layer WoD nets share Model A's units and parameter count (105,070,912 without the classifier)
+    and differ only in how they downsample (WoD Section 5; architectures.md B.4):
+    - model_a (= '224-0-3-3-6-3-1-1'): the paper's Model A, five 3x3/2 max-pools (before B2 ... B6);
+    - model_a1: the paper's A1 sentence, pools before B2 and B3, stride-2 convs in the first unit of B4, B5, B6;
+    - resnet38: the layout of the released ResNet-38 weights (ademxapp `rna_feat_a1` and its ports such as psa
+      `resnet38d.py`), stride-2 convs in the first unit of every level B2 ... B6 and no pool. Weights converted
+      from that release load into model_a1 and model_a as well (same shapes) but compute another function there.
+    """
     return ([f"resnet{d}" for d in RESNET_DEPTHS] + [f"drn_a_{d}" for d in DRN_A_DEPTHS] + list(DRN_TABLE)
-            + list(WOD_ALIASES) + ["model_a1"] + list(WOD_ALIASES.values()) + list(WOD_NAMED)
+            + list(WOD_ALIASES) + list(WOD_VARIANTS) + list(WOD_ALIASES.values()) + list(WOD_NAMED)
             + [f"resnet_cifar_{d}" for d in CIFAR_DEPTHS])
 
 
@@ -64,11 +74,18 @@ def build_model(name: str, num_classes: int = 1000, task: str = "classify", *, h
 
     Args:
         name: see `list_models()`; WoD nets also by name string ("224-0-3-3-6-3-1-1") or alias ("model_a").
+            The ResNet-38 family: "model_a" = the paper's Model A (five max-pools); "model_a1" = the paper's A1
+            sentence (pools before B2 and B3, stride-2 convs at B4-B6, WoD Section 5); "resnet38" = the layout of
+            the released ResNet-38 weights (stride-2 convs at B2-B6, no pool; ademxapp `rna_feat_a1`, psa
+            `resnet38d.py`; architectures.md B.4). All three have the same parameters, so load the released
+            weights into "resnet38": they also load into the other two without error but compute something else.
         num_classes: classifier outputs (classify/dense) or segmentation classes.
         task: "classify" | "dense" | "segment" (see `network`).
         head: segmentation head, "linear" (DRN default: 1x1 conv), "1conv" or "2conv" (WoD; default "1conv").
         output_stride: dilate the top levels so the final map is 1/output_stride of the input (8 turns ResNet-x
-            into DRN-A-x; WoD segmentation nets default to 8, as in the paper).
+            into DRN-A-x; WoD segmentation nets default to 8, as in the paper). The conversion keeps every
+            receptive field: with the same weights, the final map subsampled by native stride / output_stride
+            equals the unconverted net's (`specs.dilate`).
         official_dilation: DRN-A only: fyu/drn's DRN_A leaves the first block of layer3 and layer4 undilated,
             where the paper (and torchvision) dilate layer4's entry conv by 2. Use it to reproduce fyu/drn outputs.
         drop_unused: DRN-C-58 only: leave out layer7's projection, which fyu/drn builds but never uses (its

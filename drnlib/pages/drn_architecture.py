@@ -91,7 +91,8 @@ def zoo_frame(input_size: int) -> pd.DataFrame:
     letters = {string: alias.removeprefix("model_").upper() for alias, string in aliases().items()}
     names = [n for n in list_models() if n not in aliases()]
     zoo = zoo_table(names, input_size)
-    zoo.insert(1, "alias", [letters.get(n, "A1" if n == "model_a1" else "") for n in zoo.index])
+    letters.update({"model_a1": "A1", "resnet38": "A1 (released)"})
+    zoo.insert(1, "alias", [letters.get(n, "") for n in zoo.index])
     official = paper.published("drn", "params_official_code")["params_official_code"].to_dict()
     wod = paper.published("wider_or_deeper", "models")
     official.update(dict(zip(wod["spec"], wod["params"])))
