@@ -232,9 +232,7 @@ def models(allowed=None, at_least: int = 1):
         from drnlib.models import list_models, normalize_name
 
         items = value if isinstance(value, list) else coerce(name, value, "list")
-        names = list(dict.fromkeys(normalize_name(a).replace("resnet_", "resnet")
-                                   if not normalize_name(a).startswith("resnet_cifar") else normalize_name(a)
-                                   for a in items))
+        names = list(dict.fromkeys(normalize_name(a) for a in items))
         if len(names) < at_least:
             raise ParameterError(f"parameter {name}: needs at least {at_least} architecture(s), got {value!r}")
         one_of(*(allowed if allowed is not None else list_models()))(name, names)

@@ -62,9 +62,14 @@ def _unknown_message(name: str) -> str:
 
 
 def normalize_name(name: str) -> str:
-    """'DRN-C-26' and 'drn_c_26' are the same net; WoD name strings keep their dashes."""
+    """'DRN-C-26' and 'drn_c_26' are the same net, as are 'ResNet-101' and 'resnet101'; WoD name strings keep their
+    dashes."""
     name = name.strip()
-    return name if is_wod_name(name) else name.lower().replace("-", "_")
+    if is_wod_name(name):
+        return name
+    name = name.lower().replace("-", "_")
+    depth = name.removeprefix("resnet_")
+    return f"resnet{depth}" if name.startswith("resnet_") and depth.isdigit() else name
 
 
 def build_model(name: str, num_classes: int = 1000, task: str = "classify", *, head: str | None = None,
