@@ -17,7 +17,8 @@ Clopper-Pearson interval (`scipy.stats.binomtest`). Then, by the claim's relatio
 - beats:    holds when the whole interval is above 0, does not hold when it is below 0, else not resolved;
 - matches:  holds when the interval lies within [-tolerance, +tolerance], does not hold when it lies wholly
             outside, else not resolved (the tolerance is our reading of "as accurate as", stored with the claim);
-- at_least: (one side against a threshold t) holds when the interval is above t, does not hold below t;
+- at_least / at_most: one measured value against a threshold t (in the value's own terms, e.g. "an error of at
+            most 50%"): holds when the whole interval is on the claimed side of t, does not hold on the other;
 - exact:    a fact computed on the built networks (parameter counts, map sizes): holds or does not hold.
 A claim that a profile cannot test (a network it does not train, a quantity it does not measure) is "not tested"
 with the reason; one that our data cannot test at all is marked in claims.yaml (`testable: false`).
@@ -338,7 +339,7 @@ def decide(claim_id: str, a: Evidence, b: Evidence | None = None, *, threshold: 
     if b is None:
         if threshold is None or relation not in ("at_least", "at_most"):
             raise ParameterError(f"{claim_id}: one side needs relation at_least / at_most and a threshold")
-        direction = sign * (1.0 if relation == "at_least" else -1.0)
+        direction = 1.0 if relation == "at_least" else -1.0  # on the value itself, whichever way is better
         low, high = a.interval()
         margin = direction * (a.value - threshold)
         low, high = sorted((direction * (low - threshold), direction * (high - threshold)))
