@@ -74,6 +74,10 @@ def pair_problems(py_path: Path) -> list[str]:
     return problems
 
 
+# Pages that read every other page's stored results: executed last, wherever the table of contents shows them.
+AGGREGATE_PAGES = ("claims",)
+
+
 # Parameters.
 
 
@@ -220,6 +224,8 @@ def build(root: Path, profile: str = "smoke", only: list[str] | None = None, exe
                 raise ParameterError(f"--only {name}: no such notebook in _toc.yml" + _suggest(name, by_name))
         notebooks = [by_name[name] for name in dict.fromkeys(only)]
     to_run = notebooks if execute else []
+    # pages that gather every other page's stored results (the claims overview) run after them
+    to_run = [p for p in to_run if p.name not in AGGREGATE_PAGES] + [p for p in to_run if p.name in AGGREGATE_PAGES]
     if not script:  # jupytext is needed to compare the pairs; script mode reads the .py alone
         problems = [problem for page in to_run for problem in pair_problems(page.source.with_suffix(".py"))]
         if problems:

@@ -97,6 +97,31 @@ def paper_vs_ours(paper: pd.DataFrame, ours: pd.DataFrame, record: Record | None
     return format_table(frame, f"{{:.{decimals}f}}", f"Paper: {source}. Ours: {ours_note}. Δ = ours − paper.")
 
 
+def paper_vs_ours_figure(paper_values: pd.Series, ours: pd.DataFrame, *, metric: str, title: str = "",
+                         lower_is_better: bool = True):
+    """A dot plot per network: the paper's number (open circle) next to ours (filled, with its 95% interval as an
+    error bar), so a reader sees at a glance whether the order and the gaps carry over.
+
+    `paper_values`: the paper's numbers by network (NaN where the paper has none); `ours`: rows by network with
+    columns "value", "low", "high" (e.g. from drnlib.paper.Evidence.value / .interval()). Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    names = list(ours.index)
+    fig, ax = plt.subplots(figsize=(7.2, 0.42 * len(names) + 1.4))
+    y = range(len(names))[::-1]
+    ax.errorbar(ours["value"], list(y), xerr=[ours["value"] - ours["low"], ours["high"] - ours["value"]],
+                fmt="o", color="C0", capsize=3, label="ours (95% interval)")
+    known = paper_values.reindex(names)
+    ax.plot(known.to_numpy(dtype=float), list(y), "o", mfc="none", color="C3", ms=8, label="paper")
+    ax.set_yticks(list(y), names)
+    ax.set(xlabel=metric + (" (lower is better)" if lower_is_better else " (higher is better)"), title=title)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    return fig
+
+
 def verdicts_frame(verdicts) -> pd.DataFrame:
     """drnlib.paper verdicts (objects or their stored dicts) as rows: claim id, the claim, the paper's numbers, ours,
     the margin with its 95% interval, the verdict, and the scale it was tested at."""
@@ -211,5 +236,5 @@ def compare_profiles(name: str, keys: list[str] | None = None, root=None) -> pd.
     return pd.DataFrame.from_dict(rows, orient="index", columns=list(records))
 
 
-__all__ = ["format_table", "paper_vs_ours", "verdicts_frame", "claims_table", "glue_results", "show_provenance",
+__all__ = ["format_table", "paper_vs_ours", "paper_vs_ours_figure", "verdicts_frame", "claims_table", "glue_results", "show_provenance",
            "show_stored_figures", "compare_profiles"]

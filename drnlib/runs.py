@@ -234,6 +234,9 @@ def get_all(profile: str, specs, root: Path | None = None) -> dict[RunSpec, Run]
         found = find(profile, spec, root)
         if found is None:
             resume = (Path(cfg.out_dir) / CHECKPOINT).is_file()
+            if os.environ.get("DRNLIB_PROGRESS"):
+                print(f"run {spec.label}: {'resuming' if resume else 'training'} ({cfg.epochs} epochs) in "
+                      f"{Path(cfg.out_dir).name}", flush=True)
             found = Run(cfg, fit(cfg.replace(resume=resume)))
         done[spec] = found
     return {spec: done[spec] for spec in specs}

@@ -12,6 +12,7 @@ parameters, make one call to check them, call these, and plot:
 - wod_segmentation.py    WoD Tables 2-7: the networks with their WoD heads, other test protocols (splits,
                          multi-scale, model averaging), category IoU
 - thin_objects.py        Beyond the papers: thin and small objects on synthetic scenes
+- overview.py            Every claim at a glance: the verdicts every page stored, at every profile
 
 Each module has RULES ({page: {parameter: rule}}, drnlib.params rules beyond the declared types) and
 `needed_runs(page, p) -> [RunSpec]`, the runs a page trains, so that `python -m drnlib runs --profile P` lists every
@@ -37,7 +38,7 @@ PAGE_MODULES = {
     "table3": "drn_segmentation", "fig8": "drn_segmentation",
     "wod_fig1": "wod_classification", "wod_table1": "wod_classification", "wod_figA4": "wod_classification",
     **{f"wod_table{i}": "wod_segmentation" for i in range(2, 8)},
-    "thin_objects": "thin_objects",
+    "thin_objects": "thin_objects", "claims": "overview",
 }
 
 

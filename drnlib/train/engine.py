@@ -224,6 +224,8 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
         _write_metrics(out_dir, history)
 
     show = cfg.progress and procs.is_main
+    # a campaign on a GPU lease wants one line per epoch (with the minutes left of its budget), not bars
+    epoch_lines = show or (procs.is_main and bool(os.environ.get("DRNLIB_PROGRESS")))
     last_scores = None  # the last epoch's full evaluation (with per-image records), reused as the final one
     for epoch in range(start_epoch, cfg.epochs):
         if procs.distributed:
@@ -253,8 +255,8 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
             })
             atomic_write_json(out_dir / "config.json", config_dict)
             _write_metrics(out_dir, history)
-            if show:
-                tqdm.write(_summary(row, cfg.epochs))
+            if epoch_lines:
+                tqdm.write(_summary(row, cfg.epochs, cfg.arch))
         distributed.barrier(procs)
 
     final = _final_evaluation(cfg, task, model, val_loader, info, procs, channels_last, last_scores)
@@ -340,10 +342,14 @@ def _write_metrics(out_dir: Path, history: list[dict]) -> None:
     atomic_write_csv(out_dir / "metrics.csv", history)
 
 
-def _summary(row: dict, epochs: int) -> str:
-    parts = [f"epoch {row['epoch']}/{epochs}", f"lr {row['lr']:.3g}", f"train_loss {row['train_loss']:.4f}"]
+def _summary(row: dict, epochs: int, arch: str = "") -> str:
+    parts = [f"{arch} epoch {row['epoch']}/{epochs}".strip(), f"lr {row['lr']:.3g}",
+             f"train_loss {row['train_loss']:.4f}"]
     for key in ("val_top1_error", "val_top5_error", "val_miou", "val_pixel_acc"):
         if key in row:
             parts.append(f"{key} {row[key]:.2f}")
-    parts.append(f"{row['seconds']:.1f}s")
+    parts.append(f"{row['seconds']:.1f}s ({row['images_per_s']:.0f} images/s)")
+    deadline = os.environ.get("DRNLIB_DEADLINE")
+    if deadline:
+        parts.append(f"{(float(deadline) - time.time()) / 60:.1f} min left")
     return "  ".join(parts)

@@ -1,0 +1,581 @@
+"""The mini profile as GPU work units: what a short GPU lease runs, and how its results come home.
+
+    python -m drnlib.campaign status --profile mini          # units: done / pending, estimated minutes, lease plan
+    python -m drnlib.campaign run --profile mini --units drn_classification --budget 480 --out $OUT
+    python -m drnlib.campaign run --profile mini --units all --budget 900 --out /tmp/dry --dry-run   # on a CPU
+    python -m drnlib.campaign import $OUT/drn_classification.tar.gz ...   # into results/mini/
+
+A unit (params/<profile>/units.yaml) is a set of pages whose runs are trained and analysed in one command on one
+machine (trained weights never come back: every analysis that needs them runs there), with the one data archive
+it needs carried along. A unit that uses another unit's runs (`needs`) runs after it in the same lease, while the
+machine keeps its files. `run` first checks the CUDA paths (every model family forward and backward in bf16 with
+channels_last, one fit step, one evaluation, a peak-memory reading, one compiled step; one line and exit 2 if one
+fails), then runs each unit's pages as plain scripts (the GPU machine has no Jupyter), in order, skipping a unit
+whose estimate does not fit in what is left of the budget, and writes one bundle per unit as soon as it ends:
+results/<profile>/<page>.json and figures, every run's config/metrics/result, the logs, and the campaign's timing
+record. `import` merges bundles into results/<profile>/ (refusing one trained with other recipes than the
+checkout's, naming the difference) and keeps each unit's measured minutes in params/<profile>/unit_minutes.yaml,
+which `status` then plans with instead of the FLOP estimate (training FLOPs at ASSUMED_TFLOPS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from drnlib import recipes, runs
+from drnlib.errors import DrnError, ParameterError
+from drnlib.files import atomic_write_bytes, atomic_write_text
+from drnlib.provenance import PROFILES, ROOT_ENV, check_profile, machine_provenance, repo_root
+
+ASSUMED_TFLOPS = 80.0  # the H200's sustained rate we plan with until a unit has been measured
+PAGE_OVERHEAD_MINUTES = 0.25  # a page's own start-up, evaluation and analysis, beyond training
+LEASE_MINUTES = 15.0
+LEASE_START_MINUTES = 2.0
+UNIT_LIMIT_MINUTES = 8.0
+ARCHIVES = {"tiny_imagenet": "tiny-imagenet-100.tar.gz", "cifar10": "cifar10-jpg.tar.gz",
+            "camvid": "camvid-segnet.tar"}
+CARRY_DIR = ".device-data"  # git-ignored: the one archive a device command carries
+
+
+class SelfCheckFailed(DrnError):
+    """The CUDA self-check found a path that does not work here."""
+
+
+@dataclass
+class Unit:
+    """A work unit of params/<profile>/units.yaml."""
+
+    name: str
+    about: str
+    pages: list[str]
+    data: list[str] = field(default_factory=list)  # data sets whose archives the unit's command needs
+    needs: list[str] = field(default_factory=list)  # units whose runs must be on the machine first
+    benchmark: dict | None = None  # the training-throughput benchmark's options (benchmarks/train_throughput.py)
+    dry_run: dict = field(default_factory=dict)  # page parameters of a dry run ({page: {name: value}})
+
+
+def units_path(profile: str, root: Path | None = None) -> Path:
+    return Path(root or repo_root()) / "params" / check_profile(profile) / "units.yaml"
+
+
+def load_units(profile: str, root: Path | None = None) -> dict[str, Unit]:
+    path = units_path(profile, root)
+    if not path.is_file():
+        raise ParameterError(f"missing {path}: the profile has no work units")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    units = {}
+    for name, fields in data.items():
+        try:
+            units[name] = Unit(name=name, **fields)
+        except TypeError as err:
+            raise ParameterError(f"{path}: unit {name}: {err}") from None
+        unknown = [d for d in units[name].data if d not in ARCHIVES]
+        if unknown:
+            raise ParameterError(f"{path}: unit {name} needs data {unknown}, not one of {', '.join(ARCHIVES)}")
+    for unit in units.values():
+        missing = [n for n in unit.needs if n not in units]
+        if missing:
+            raise ParameterError(f"{path}: unit {unit.name} needs unknown unit(s) {', '.join(missing)}")
+    return units
+
+
+def measured_path(profile: str, root: Path | None = None) -> Path:
+    return Path(root or repo_root()) / "params" / check_profile(profile) / "unit_minutes.yaml"
+
+
+def measured_minutes(profile: str, root: Path | None = None) -> dict:
+    """{unit: {"minutes": measured wall minutes, "estimated": what we planned, "gpu": ..., "date": ...}}."""
+    path = measured_path(profile, root)
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+
+
+def unit_runs(unit: Unit, profile: str, root: Path | None = None) -> list[runs.RunSpec]:
+    """Every run the unit's pages need (trunks included), each once, in training order."""
+    from drnlib import pages
+    from drnlib.params import read_params
+
+    root = Path(root or repo_root())
+    out: list[runs.RunSpec] = []
+    for page in unit.pages:
+        p = pages.checked(page, read_params(root, profile, page), root)
+        for spec in pages.needed_runs(page, p):
+            chain = [spec]
+            while (parent := runs.trunk(chain[-1], profile, root)) is not None:
+                chain.append(parent)
+            out += [s for s in reversed(chain) if s not in out]
+    return out
+
+
+def estimate_minutes(unit: Unit, profile: str, root: Path | None = None, units: dict | None = None) -> dict:
+    """{"minutes": planned minutes, "source": "measured" | "FLOPs", "tflops": training TFLOPs}: the measured minutes
+    of an earlier lease where there are some, else the training FLOPs of the runs this unit trains (not those of
+    the units it needs) at ASSUMED_TFLOPS, plus PAGE_OVERHEAD_MINUTES per page (and the benchmark's own minutes)."""
+    units = units or load_units(profile, root)
+    owned = set(unit_runs(unit, profile, root)) - {s for n in unit.needs for s in unit_runs(units[n], profile, root)}
+    flops = sum(runs.training_flops(runs.config(profile, s, root)) for s in owned)
+    estimate = flops / (ASSUMED_TFLOPS * 1e12) / 60 + PAGE_OVERHEAD_MINUTES * len(unit.pages)
+    if unit.benchmark:
+        estimate += float(unit.benchmark.get("minutes", 1.0))
+    measured = measured_minutes(profile, root).get(unit.name)
+    if measured:
+        return {"minutes": float(measured["minutes"]), "source": "measured", "tflops": flops / 1e12,
+                "estimated": estimate}
+    return {"minutes": estimate, "source": "FLOPs", "tflops": flops / 1e12, "estimated": estimate}
+
+
+def unit_state(unit: Unit, profile: str, root: Path | None = None) -> str:
+    """"done" when results/<profile>/ holds every page of the unit, computed with the profile's own settings."""
+    from drnlib.results import load_results, results_path
+
+    root = Path(root or repo_root())
+    for page in unit.pages:
+        if not results_path(page, profile, root).is_file():
+            return "pending"
+        if load_results(page, profile, root).provenance.get("overrides"):
+            return "pending"
+    return "done"
+
+
+def lease_plan(profile: str, root: Path | None = None) -> list[list[str]]:
+    """Pending units grouped into leases: a unit with its `needs` in one lease, each lease's estimates (plus the
+    machine's start) within LEASE_MINUTES, in the order of units.yaml (its priority)."""
+    units = load_units(profile, root)
+    pending = [u for u in units.values() if unit_state(u, profile, root) == "pending"]
+    minutes = {u.name: estimate_minutes(u, profile, root, units)["minutes"] for u in units.values()}
+    leases: list[list[str]] = []
+    placed: set[str] = set()
+    for unit in pending:
+        if unit.name in placed:
+            continue
+        group = [n for n in _with_needs(unit.name, units) if n not in placed or n == unit.name]
+        for lease in leases:
+            if all(n in lease for n in unit.needs) or not unit.needs:
+                if sum(minutes[n] for n in lease) + sum(minutes[n] for n in group if n not in lease) \
+                        + LEASE_START_MINUTES <= LEASE_MINUTES:
+                    lease += [n for n in group if n not in lease]
+                    break
+        else:
+            leases.append(list(group))
+        placed.update(group)
+    return leases
+
+
+def _with_needs(name: str, units: dict) -> list[str]:
+    out = []
+    for need in units[name].needs:
+        out += [n for n in _with_needs(need, units) if n not in out]
+    return out + [name]
+
+
+def device_command(unit: Unit, profile: str, budget_s: int) -> dict:
+    """What the device tool is asked to run for a unit: the command line and the archive to carry."""
+    data = unit.data[0] if unit.data else None
+    line = (f"export DRNLIB_SHARED_DATA=$PWD/{CARRY_DIR} PYTHONUNBUFFERED=1; python3 -m drnlib.campaign run "
+            f"--profile {profile} --units {unit.name} --budget {budget_s} --out $OUT")
+    return {"command": line, "carry": [CARRY_DIR] if data else [],
+            "prepare": f"mkdir -p {CARRY_DIR} && cp ../shared/data/{ARCHIVES[data]} {CARRY_DIR}/" if data else ""}
+
+
+# The CUDA self-check.
+
+
+def self_check(device: str = "cuda", compile: bool = True) -> list[str]:
+    """Exercise every CUDA path a lease uses, in under a minute, and return what was checked (one line each);
+    SelfCheckFailed (one line) on the first that fails. `device="cpu"` runs the same code on the CPU (bf16 autocast
+    and channels_last exist there too; peak memory is CUDA's only)."""
+    import torch
+
+    from drnlib.analysis.speed import peak_training_memory
+    from drnlib.eval import evaluate
+    from drnlib.models import build_model
+    from drnlib.train import RunConfig, fit
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SelfCheckFailed("no CUDA: torch sees no GPU here (torch.cuda.is_available() is False)")
+    dev = torch.device(device)
+    done = []
+
+    def step(name, fn):
+        try:
+            result = fn()
+        except Exception as err:  # any failure is the answer: report it on one line
+            raise SelfCheckFailed(f"self-check {name} failed: {type(err).__name__}: "
+                                  f"{' '.join(str(err).split())[:300]}") from None
+        done.append(f"{name}: {result}")
+
+    def forward_backward(arch, task, size, classes=10, **options):
+        model = build_model(arch, classes, task, **options).to(dev).to(memory_format=torch.channels_last)
+        x = torch.randn(2, 3, size, size, device=dev).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(dev.type, dtype=torch.bfloat16):
+            out = model(x)
+        out.float().mean().backward()
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        if not grads or not all(torch.isfinite(g).all() for g in grads):
+            raise RuntimeError("missing or non-finite gradients")
+        return f"output {tuple(out.shape)}"
+
+    families = [("resnet18", "classify", 64, {}), ("drn_a_18", "classify", 64, {}), ("drn_c_26", "segment", 64, {}),
+                ("drn_d_22", "segment", 64, {}), ("resnet_cifar_20", "classify", 32, {}),
+                ("224-0-1-1-1-1-1-1", "segment", 64, {"head": "2conv", "output_stride": 8})]
+    for arch, task, size, options in families:
+        step(f"bf16 + channels_last {arch} ({task})", lambda a=arch, t=task, s=size, o=options:
+             forward_backward(a, t, s, **o))
+    with tempfile.TemporaryDirectory() as folder:
+        cfg = RunConfig(arch="resnet_cifar_20", dataset="synthetic", crop_size=32, epochs=1, batch_size=8,
+                        limit_train=8, limit_val=8, device=device, workers=0, progress=False, out_dir=folder,
+                        data_options={"image_size": 32, "num_classes": 4, "num_samples": 16})
+        step("one fit step (synthetic scenes)", lambda: f"loss {fit(cfg)['train_loss']:.3f}")
+    model = build_model("resnet18", 10).to(dev)
+    batches = [(torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,)))]
+    step("one evaluation", lambda: f"top1_error {evaluate(model, batches, 'classify', device=dev, amp=True)['top1_error']:.0f}")
+    if dev.type == "cuda":
+        step("peak memory", lambda: f"{peak_training_memory(build_model('resnet18', 10), 4, 64, device=device) / 2**20:.0f} MiB")
+    if compile:
+        def compiled():
+            net = torch.compile(build_model("resnet18", 10).to(dev))
+            x = torch.randn(2, 3, 32, 32, device=dev)
+            net(x).float().mean().backward()
+            return "ok"
+        step("one compiled step", compiled)
+    return done
+
+
+# Running units.
+
+
+def _progress(message: str) -> None:
+    print(f"[campaign {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def run_units(names: list[str], profile: str, budget_s: float, out: Path, root: Path | None = None,
+              dry_run: bool = False, check: bool = True) -> list[dict]:
+    """Run units in order within `budget_s` seconds (see the module docstring); return one record per unit."""
+    from drnlib.book import NotebookFailed, execute_script
+    from drnlib.params import read_params
+    from drnlib.toc import toc_pages
+
+    root = Path(root or repo_root())
+    units = load_units(profile, root)
+    if names == ["all"]:
+        names = list(units)
+    unknown = [n for n in names if n not in units]
+    if unknown:
+        raise ParameterError(f"unknown unit(s) {', '.join(unknown)}; units: {', '.join(units)}")
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    deadline = time.time() + budget_s
+    os.environ.update({ROOT_ENV: str(root), "DRNLIB_PROGRESS": "1", "DRNLIB_DEADLINE": str(deadline)})
+    if check:
+        import torch
+
+        cuda = torch.cuda.is_available()
+        if not cuda and not dry_run:
+            raise SelfCheckFailed("no CUDA: torch sees no GPU here (use --dry-run to rehearse on the CPU)")
+        for line in self_check("cuda" if cuda else "cpu", compile=cuda):
+            _progress(f"self-check ok: {line}")
+    by_name = {page.name: page for page in toc_pages(root)}
+    records = []
+    for index, name in enumerate(names, 1):
+        unit = units[name]
+        left = budget_s - (time.monotonic() - started)
+        plan = estimate_minutes(unit, profile, root, units)
+        if not dry_run and plan["minutes"] * 60 > left:
+            _progress(f"unit {name}: not started, its estimate ({plan['minutes']:.1f} min) exceeds the "
+                      f"{left / 60:.1f} min left")
+            records.append({"unit": name, "state": "not started", "estimate": plan})
+            continue
+        _progress(f"unit {index}/{len(names)} {name}: {len(unit.pages)} page(s), estimate {plan['minutes']:.1f} "
+                  f"min ({plan['source']}), {left / 60:.1f} min left")
+        unit_start = time.monotonic()
+        pages_done = []
+        for page in unit.pages:
+            page_start = time.monotonic()
+            params = {**read_params(root, profile, page), **(unit.dry_run.get(page, {}) if dry_run else {})}
+            params["profile"] = profile
+            _progress(f"  page {page} ...")
+            try:
+                execute_script(root, profile, by_name[page], params)
+                state, error = "ok", None
+            except NotebookFailed as err:
+                state, error = "failed", str(err)
+                _progress(f"  page {page} FAILED: {err}")
+            pages_done.append({"page": page, "state": state, "seconds": time.monotonic() - page_start,
+                               "error": error})
+            _progress(f"  page {page} {state} in {pages_done[-1]['seconds']:.0f} s; "
+                      f"{(budget_s - (time.monotonic() - started)) / 60:.1f} min left")
+        benchmark = _benchmark(unit, out, profile, dry_run) if unit.benchmark else None
+        record = {"unit": name, "state": "ran", "pages": pages_done, "seconds": time.monotonic() - unit_start,
+                  "estimate": plan, "benchmark": benchmark, "dry_run": dry_run}
+        bundle = write_bundle(unit, profile, root, out, record)
+        _progress(f"unit {name}: {sum(p['state'] == 'ok' for p in pages_done)}/{len(pages_done)} page(s) ok in "
+                  f"{record['seconds'] / 60:.1f} min (estimate {plan['minutes']:.1f}); bundle {bundle}")
+        records.append(record)
+    return records
+
+
+def _benchmark(unit: Unit, out: Path, profile: str, dry_run: bool) -> dict:
+    """The training-throughput benchmark (benchmarks/train_throughput.py) with the unit's options."""
+    import subprocess
+
+    options = dict(unit.benchmark)
+    options.pop("minutes", None)
+    if dry_run:
+        options.update(options.pop("dry_run", {}))
+    else:
+        options.pop("dry_run", None)
+    output = out / "throughput.json"
+    args = [sys.executable, str(repo_root() / "benchmarks" / "train_throughput.py"), "--output", str(output)]
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        args += [flag, *map(str, value)] if isinstance(value, list) else [flag, str(value)]
+    _progress(f"  benchmark: {' '.join(args[2:])}")
+    done = subprocess.run(args, capture_output=True, text=True)
+    (out / "throughput.log").write_text(done.stdout + done.stderr)
+    return {"returncode": done.returncode, "output": output.name if output.is_file() else None}
+
+
+def recipes_fingerprint(profile: str, root: Path | None = None) -> dict:
+    """The profile's recipes as the campaign ran them (resolved; what `import` compares)."""
+    return json.loads(json.dumps(recipes.load(profile, root), default=list))
+
+
+def write_bundle(unit: Unit, profile: str, root: Path, out: Path, record: dict) -> Path:
+    """One .tar.gz per unit, small enough to come back from the device: the pages' results and figures, the
+    small files of every run the unit's pages used, the pages' logs, and the campaign's record."""
+    from drnlib.results import results_path
+
+    members: dict[str, Path] = {}
+    for page in unit.pages:
+        result = results_path(page, profile, root)
+        if result.is_file():
+            members[f"results/{result.name}"] = result
+            for figure in result.parent.glob(f"{page}-*.png"):
+                members[f"results/{figure.name}"] = figure
+        log = root / "_build" / "scripts" / profile / f"{page}.log"
+        if log.is_file():
+            members[f"logs/{page}.log"] = log
+    trained = []
+    for spec in unit_runs(unit, profile, root):
+        folder = Path(runs.config(profile, spec, root).out_dir)
+        for name in ("config.json", "metrics.csv", "result.json"):
+            if (folder / name).is_file():
+                members[f"runs/{folder.name}/{name}"] = folder / name
+        if (folder / "result.json").is_file():
+            result = json.loads((folder / "result.json").read_text())
+            trained.append({"run": spec.label, "folder": folder.name, "train_seconds": result.get("train_seconds"),
+                            "epochs": result.get("epochs")})
+    campaign = {**record, "profile": profile, "runs": trained, "provenance": machine_provenance(root),
+                "recipes": recipes_fingerprint(profile, root)}
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for arcname, path in sorted(members.items()):
+            tar.add(path, arcname=arcname)
+        data = json.dumps(campaign, indent=1, default=str).encode()
+        info = tarfile.TarInfo("campaign.json")
+        info.size, info.mtime = len(data), int(time.time())
+        tar.addfile(info, io.BytesIO(data))
+    path = out / f"{unit.name}.tar.gz"
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+# Importing bundles.
+
+
+def import_bundles(paths: list[Path], profile: str, root: Path | None = None) -> list[dict]:
+    """Merge bundles into results/<profile>/ (pages' results and figures; runs' files under runs/; logs under
+    logs/<unit>/) and record each unit's measured minutes; ParameterError, before anything is written, for a bundle
+    of another profile, a broken one, or one whose recipes differ from the checkout's (naming the difference)."""
+    root = Path(root or repo_root())
+    check_profile(profile)
+    local = recipes_fingerprint(profile, root)
+    opened = []
+    for path in paths:
+        try:
+            tar = tarfile.open(path, "r:gz")
+            campaign = json.loads(tar.extractfile("campaign.json").read())
+        except (OSError, tarfile.TarError, KeyError, ValueError, AttributeError) as err:
+            raise ParameterError(f"{path}: not a campaign bundle ({type(err).__name__}: {err})") from None
+        if campaign.get("profile") != profile:
+            raise ParameterError(f"{path}: a bundle of profile {campaign.get('profile')!r}, not {profile!r}")
+        difference = _recipe_difference(campaign.get("recipes", {}), local)
+        if difference:
+            raise ParameterError(f"{path}: trained with other recipes than params/{profile}/recipes.yaml: "
+                                 f"{difference}; check out the commit it ran at ("
+                                 f"{(campaign['provenance'].get('git') or {}).get('commit')}) or re-run the unit")
+        for member in tar.getmembers():
+            if not member.isfile() or member.name.startswith("/") or ".." in Path(member.name).parts:
+                raise ParameterError(f"{path}: unsafe member {member.name!r}")
+        opened.append((path, tar, campaign))
+    target = root / "results" / profile
+    imported = []
+    for path, tar, campaign in opened:
+        for member in tar.getmembers():
+            if member.name == "campaign.json":
+                continue
+            kind, _, rest = member.name.partition("/")
+            destination = {"results": target / rest, "runs": target / "runs" / rest,
+                           "logs": target / "logs" / campaign["unit"] / rest}.get(kind)
+            if destination is None:
+                continue
+            atomic_write_bytes(destination, tar.extractfile(member).read())
+        atomic_write_text(target / "campaigns" / f"{campaign['unit']}.json", json.dumps(campaign, indent=1) + "\n")
+        _record_minutes(profile, root, campaign)
+        imported.append({"bundle": str(path), "unit": campaign["unit"],
+                         "pages": [p["page"] for p in campaign.get("pages", []) if p["state"] == "ok"]})
+        tar.close()
+    return imported
+
+
+def _recipe_difference(theirs: dict, ours: dict) -> str:
+    parts = []
+    for name in sorted(set(theirs) | set(ours)):
+        if name not in ours or name not in theirs:
+            parts.append(f"recipe {name} only in the {'bundle' if name in theirs else 'checkout'}")
+            continue
+        for key in sorted(set(theirs[name]) | set(ours[name])):
+            if key != "about" and theirs[name].get(key) != ours[name].get(key):
+                parts.append(f"{name}.{key}: bundle {theirs[name].get(key)!r}, checkout {ours[name].get(key)!r}")
+    return "; ".join(parts[:6]) + (f" (and {len(parts) - 6} more)" if len(parts) > 6 else "")
+
+
+def _record_minutes(profile: str, root: Path, campaign: dict) -> None:
+    if campaign.get("dry_run") or campaign.get("state") != "ran":
+        return
+    measured = measured_minutes(profile, root)
+    gpus = (campaign.get("provenance", {}).get("hardware") or {}).get("gpus") or ["CPU"]
+    measured[campaign["unit"]] = {"minutes": round(campaign["seconds"] / 60, 2),
+                                  "estimated": round(campaign["estimate"]["estimated"], 2), "gpu": gpus[0],
+                                  "date": campaign.get("provenance", {}).get("date")}
+    header = ("# Measured wall minutes of each work unit on the GPU (written by `python -m drnlib.campaign import`);\n"
+              "# `campaign status` plans leases with these instead of the FLOP estimates.\n")
+    atomic_write_text(measured_path(profile, root), header + yaml.safe_dump(measured, sort_keys=False))
+
+
+# Command line.
+
+
+def status_frame(profile: str, root: Path | None = None):
+    import pandas as pd
+
+    units = load_units(profile, root)
+    rows = []
+    for unit in units.values():
+        plan = estimate_minutes(unit, profile, root, units)
+        rows.append({"unit": unit.name, "state": unit_state(unit, profile, root), "pages": ",".join(unit.pages),
+                     "data": ",".join(unit.data) or "-", "needs": ",".join(unit.needs) or "-",
+                     "TFLOPs": plan["tflops"], "minutes": plan["minutes"], "from": plan["source"]})
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m drnlib.campaign", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    status = commands.add_parser("status", help="each unit: done or pending, its estimated minutes, a lease plan")
+    status.add_argument("--profile", choices=PROFILES, default="mini")
+    run = commands.add_parser("run", help="the CUDA self-check, then the units in order, one bundle per unit")
+    run.add_argument("--profile", choices=PROFILES, default="mini")
+    run.add_argument("--units", nargs="+", required=True, metavar="UNIT", help="unit names, in order, or 'all'")
+    run.add_argument("--budget", type=float, required=True, metavar="SECONDS",
+                     help="device seconds this command may use: a unit that would not fit is not started")
+    run.add_argument("--out", type=Path, required=True, help="folder for the bundles (the device's $OUT)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="rehearse on the CPU: recipes shrunk to a few images and one epoch, in a copy of the "
+                          "book (nothing of results/ or runs/ is touched), then import the bundles into the copy")
+    imp = commands.add_parser("import", help="merge bundles into results/<profile>/")
+    imp.add_argument("bundles", nargs="+", type=Path)
+    imp.add_argument("--profile", choices=PROFILES, default="mini")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "status":
+            return _status(args.profile)
+        if args.command == "import":
+            for done in import_bundles(args.bundles, args.profile):
+                print(f"imported {done['unit']} from {done['bundle']}: {', '.join(done['pages']) or 'no page'}")
+            return 0
+        if args.dry_run:
+            return _dry_run(args)
+        _handle_term()
+        records = run_units(args.units, args.profile, args.budget, args.out)
+        return 0 if all(r["state"] != "ran" or all(p["state"] == "ok" for p in r["pages"]) for r in records) else 1
+    except DrnError as err:
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
+
+
+def _status(profile: str) -> int:
+    frame = status_frame(profile)
+    shown = frame.copy()
+    shown["TFLOPs"] = shown["TFLOPs"].map(lambda v: f"{v:,.0f}")
+    shown["minutes"] = shown["minutes"].map(lambda v: f"{v:.1f}")
+    print(shown.to_string(index=False))
+    print(f"\n{len(frame)} units, {frame['minutes'].sum():.1f} minutes in all "
+          f"({(frame['state'] == 'pending').sum()} pending, {frame.loc[frame['state'] == 'pending', 'minutes'].sum():.1f} "
+          f"min); over {UNIT_LIMIT_MINUTES:g} min: {', '.join(frame.loc[frame['minutes'] > UNIT_LIMIT_MINUTES, 'unit']) or 'none'}")
+    units = load_units(profile)
+    for number, lease in enumerate(lease_plan(profile), 1):
+        print(f"\nlease {number}: {' -> '.join(lease)}")
+        for name in lease:
+            command = device_command(units[name], profile, 540)
+            if command["prepare"]:
+                print(f"  here:   {command['prepare']}")
+            print(f"  device: {command['command']}" + (f"   (carry: {command['carry'][0]})" if command["carry"] else ""))
+    return 0
+
+
+def _dry_run(args) -> int:
+    """The rehearsal: a copy of the book, shrunk recipes, every unit's pages, bundles, and their import."""
+    units = load_units(args.profile)
+    shrink = yaml.safe_load(units_path(args.profile).with_name("dry_run.yaml").read_text()) \
+        if units_path(args.profile).with_name("dry_run.yaml").is_file() else {"epochs": 1}
+    with tempfile.TemporaryDirectory(prefix="drnlib-dry-run-") as folder:
+        root = _book_copy(Path(folder) / "book")
+        os.environ[recipes.OVERRIDES_ENV] = json.dumps(shrink)
+        records = run_units(args.units if args.units != ["all"] else list(units), args.profile, args.budget,
+                            args.out, root=root, dry_run=True)
+        ran = [r for r in records if r["state"] == "ran"]
+        bundles = [args.out / f"{r['unit']}.tar.gz" for r in ran]
+        imported = import_bundles(bundles, args.profile, root)
+        failed = [f"{r['unit']}/{p['page']}" for r in ran for p in r["pages"] if p["state"] != "ok"]
+        _progress(f"dry run: {len(ran)} unit(s), {len(imported)} bundle(s) imported into the copy"
+                  + (f"; FAILED: {', '.join(failed)}" if failed else "; every page ok"))
+        return 1 if failed else 0
+
+
+def _book_copy(dest: Path) -> Path:
+    """The files a campaign reads (config, toc, pages, params, benchmarks), without results or runs."""
+    source = repo_root()
+    dest.mkdir(parents=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(source / name, dest / name)
+    for folder in ("book", "params", "benchmarks"):
+        shutil.copytree(source / folder, dest / folder, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_*"))
+    return dest
+
+
+def _handle_term() -> None:
+    """A command killed at its limit (SIGTERM) stops with the bundles already written kept (they are atomic)."""
+    def stop(signum, frame):
+        _progress("terminated: the bundles written so far are complete; the unit in progress is lost")
+        raise SystemExit(124)
+
+    with contextlib.suppress(ValueError):  # not in the main thread
+        signal.signal(signal.SIGTERM, stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The mini profile as GPU work units (drnlib.campaign): status and its estimates, the CUDA self-check, the CPU
+rehearsal of every unit (dry run: script-mode pages, bundles, import) and the import's refusals."""
+
+import json
+import tarfile
+import time
+
+import pytest
+import yaml
+
+from drnlib import campaign
+from drnlib.errors import ParameterError
+from drnlib.provenance import ROOT_ENV, repo_root
+from drnlib.results import load_results
+
+
+def test_status_sizes_every_unit_and_all_of_them_fit_four_leases(capsys):
+    frame = campaign.status_frame("mini")
+    units = campaign.load_units("mini")
+    assert list(frame["unit"]) == list(units)
+    pages = [page for unit in units.values() for page in unit.pages]
+    from drnlib.pages import toc_page_names
+    assert sorted(pages) == sorted(p for p in toc_page_names() if p not in ("zoo", "fig1_fig5"))
+    assert frame["minutes"].sum() <= 45, frame[["unit", "minutes"]]
+    assert (frame["minutes"] <= campaign.UNIT_LIMIT_MINUTES).all(), frame[["unit", "minutes"]]
+    plan = campaign.lease_plan("mini")
+    assert len(plan) <= 4 and sorted(n for lease in plan for n in lease) == sorted(
+        frame.loc[frame["state"] == "pending", "unit"])
+    for lease in plan:  # a unit runs after the units it needs, in the same lease
+        for name in lease:
+            assert all(lease.index(need) < lease.index(name) for need in units[name].needs)
+    assert campaign.main(["status", "--profile", "mini"]) == 0
+    out = capsys.readouterr().out
+    assert "minutes in all" in out and "lease 1:" in out and "--carry" not in out and ".device-data" in out
+
+
+def test_the_cuda_self_check_says_no_cuda_in_one_line_and_its_paths_run_on_the_cpu(capsys, monkeypatch):
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(campaign.SelfCheckFailed, match="^no CUDA: torch sees no GPU here"):
+            campaign.self_check("cuda")
+        assert campaign.main(["run", "--units", "drn_classification", "--budget", "60", "--out", "/tmp/x"]) == 2
+        assert capsys.readouterr().err.strip().startswith("error: no CUDA")
+    lines = campaign.self_check("cpu", compile=False)  # the same code on the CPU: bf16 autocast, channels_last
+    assert len(lines) >= 8 and any("fit step" in line for line in lines)
+
+
+@pytest.fixture(scope="module")
+def rehearsal(tmp_path_factory):
+    """`campaign run --dry-run` of every unit, timed, with its bundles."""
+    out = tmp_path_factory.mktemp("bundles")
+    started = time.monotonic()
+    code = campaign.main(["run", "--profile", "mini", "--units", "all", "--budget", "900", "--out", str(out),
+                          "--dry-run"])
+    return code, out, time.monotonic() - started
+
+
+def test_a_dry_run_takes_every_unit_through_pages_bundles_and_import(rehearsal):
+    code, out, seconds = rehearsal
+    assert code == 0
+    units = campaign.load_units("mini")
+    for name, unit in units.items():
+        bundle = out / f"{name}.tar.gz"
+        assert bundle.is_file(), name
+        with tarfile.open(bundle) as tar:
+            names = tar.getnames()
+            record = json.loads(tar.extractfile("campaign.json").read())
+        assert record["dry_run"] and record["recipes"]["drn_classifier"]["epochs"] == 1
+        assert [p["page"] for p in record["pages"]] == unit.pages
+        assert all(p["state"] == "ok" for p in record["pages"]), record["pages"]
+        for page in unit.pages:
+            assert f"results/{page}.json" in names and f"logs/{page}.log" in names
+        assert not unit.pages or any(n.startswith("runs/") and n.endswith("result.json") for n in names) \
+            or name in ("wod_segmentation",)
+    assert (out / "throughput.json").is_file()
+    assert seconds < 600  # the issue's 3 minutes are for an otherwise idle 2-core machine
+
+
+def test_import_merges_a_bundle_and_refuses_other_recipes_naming_the_difference(rehearsal, tmp_path, monkeypatch):
+    _, out, _ = rehearsal
+    root = campaign._book_copy(tmp_path / "book")
+    monkeypatch.setenv(ROOT_ENV, str(root))
+    bundle = out / "drn_segmentation.tar.gz"
+    with pytest.raises(ParameterError, match=r"other recipes than params/mini/recipes.yaml: .*epochs: bundle 1"):
+        campaign.import_bundles([bundle], "mini", root)  # the dry run shrank the recipes
+    assert not (root / "results").exists()  # nothing written
+    # as if the bundle had been trained with the checkout's recipes
+    with tarfile.open(bundle) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    record = json.loads(members["campaign.json"])
+    record.update(recipes=campaign.recipes_fingerprint("mini", root), dry_run=False)
+    members["campaign.json"] = json.dumps(record).encode()
+    honest = tmp_path / "honest.tar.gz"
+    with tarfile.open(honest, "w:gz") as tar:
+        for name, data in members.items():
+            import io
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    done = campaign.import_bundles([honest], "mini", root)
+    assert done[0]["pages"] == ["table3", "fig8"]
+    stored = load_results("table3", "mini", root)
+    assert stored.provenance["overrides"]  # computed with shrunk recipes: shown as not the profile's own
+    assert list((root / "results" / "mini" / "runs").glob("*/result.json"))
+    minutes = yaml.safe_load((root / "params" / "mini" / "unit_minutes.yaml").read_text())
+    assert minutes["drn_segmentation"]["minutes"] > 0
+    assert campaign.estimate_minutes(campaign.load_units("mini", root)["drn_segmentation"], "mini",
+                                     root)["source"] == "measured"
+    with pytest.raises(ParameterError, match="a bundle of profile 'mini', not 'paper'"):
+        campaign.import_bundles([honest], "paper", root)
+    with pytest.raises(ParameterError, match="not a campaign bundle"):
+        campaign.import_bundles([tmp_path / "honest.tar.gz.missing"], "mini", root)
+
+
+def test_the_checkouts_mini_results_come_from_the_gpu_and_carry_their_provenance():
+    folder = repo_root() / "results" / "mini"
+    for path in sorted(folder.glob("*.json")):
+        record = load_results(path.stem, "mini")
+        assert record.provenance["hardware"]["gpus"], path  # mini results are GPU results, never a CPU's
+        assert record.provenance["git"]["commit"] and record.provenance["date"]
