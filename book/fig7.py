@@ -66,8 +66,7 @@ models = trained_models(trained)
 dataset = next(iter(trained.values())).config.dataset
 shown = validation_images(dataset, num_images, image_size)
 for name, model in models.items():
-    panels = strongest_level_maps(name, model, shown.images.to(compute_device()))
-    predicted = model(shown.images.to(compute_device())).argmax(1).tolist()
+    panels, predicted = strongest_level_maps(name, model, shown.images.to(compute_device()))
     count = 1 + len(panels)  # the image, each level, the class map
     columns = count if count <= 6 else math.ceil(count / 2)  # DRN-C: two rows of five per image
     lines = math.ceil(count / columns)
@@ -104,13 +103,13 @@ for name, model in models.items():
 # %%
 measured = validation_images(dataset, num_measure, image_size).images
 per_image = level_gridding_per_image(models, measured, period)
-wide = per_image.pivot_table(index="level", columns="arch", values="index", sort=False)[archs].rename(columns=pretty)
-format_table(wide, "{:.2f}")
+wide = per_image.pivot_table(index="level", columns="arch", values="index", sort=False, dropna=False)[archs]
+format_table(wide.rename(columns=pretty), "{:.2f}")
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 3.4))
 for name, column in wide.drop(index="class map").items():
-    ax.plot(column.index.astype(int), column, marker="o", label=name)
+    ax.plot(column.index.astype(int), column, marker="o", label=pretty(name))
 ax.axhline(0, color="gray", lw=0.8)
 ax.set(xlabel="level (as in the paper's Figure 5)", ylabel=f"gridding index (%, period {period})",
        title="gridding of the strongest map of each level")
@@ -130,8 +129,8 @@ plt.show()
 # %%
 scale = figure_scale(p, trained, num_measure, image_size)
 verdicts = fig7_verdicts(per_image, archs[0], scale)
-values = {"period": period, "num_measure": num_measure, "index": wide.rename(columns=dict(zip(wide.columns, archs)))
-          .to_dict(), "claims": {v.claim: v.as_dict() for v in verdicts}}
+values = {"period": period, "num_measure": num_measure, "index": wide.to_dict(),
+          "claims": {v.claim: v.as_dict() for v in verdicts}}
 record = save_results("fig7", profile, values, dataset=scale, runs=trained, params=p,
                       tables={"gridding": wide.reset_index(), "per_image": per_image})
 glue_results(record)

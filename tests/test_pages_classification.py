@@ -324,8 +324,9 @@ def test_levels_are_numbered_as_in_the_papers_figure5():
         levels = numbered_levels(arch, result.levels)
         assert list(levels) == numbers and last_dilated_level(arch) == 6
         assert torch.equal(levels[max(levels)], result.features)
-        panels = strongest_level_maps(arch, model.eval(), images)
+        panels, predicted = strongest_level_maps(arch, model.eval(), images)
         assert list(panels) == [*numbers, "class map"] and panels[numbers[-1]].shape == (1, 8, 8)
+        assert predicted == model(images).argmax(1).tolist()
     with pytest.raises(ParameterError, match="DRN-A-18 has no convolution in level 1"):
         forward_pass(build_model("drn_a_18", num_classes=4), images, level=1)
 

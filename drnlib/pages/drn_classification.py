@@ -729,16 +729,18 @@ def fig6_verdicts(per_image: pd.DataFrame, with_pool: str, without_pool: str, sc
 # Figure 7: the strongest map of every level.
 
 
-def strongest_level_maps(arch: str, model: torch.nn.Module, images: torch.Tensor) -> dict:
-    """{paper level number: N x h x w strongest output map of each image (drnlib.analysis.activations.strongest_map)}
-    and "class map": the class activation map of each image's predicted class (DRN Fig. 7's panels)."""
+def strongest_level_maps(arch: str, model: torch.nn.Module, images: torch.Tensor) -> tuple[dict, list[int]]:
+    """DRN Fig. 7's panels: ({paper level number: N x h x w strongest output map of each image
+    (drnlib.analysis.activations.strongest_map), "class map": N x h x w class activation map of each image's
+    predicted class}, the predicted classes)."""
     from drnlib.analysis.activations import strongest_map
 
     result = forward_pass(model, images)
     maps = {level: torch.stack([strongest_map(m)[0] for m in out.float().cpu()])
             for level, out in numbered_levels(arch, result.levels).items()}
-    maps["class map"] = class_maps(model, images, features=result.features)[0].float().cpu()
-    return maps
+    cams, predicted = class_maps(model, images, features=result.features)
+    maps["class map"] = cams.float().cpu()
+    return maps, predicted.tolist()
 
 
 def level_gridding_per_image(models: dict, images: torch.Tensor, period: int, device=None) -> pd.DataFrame:
@@ -747,7 +749,7 @@ def level_gridding_per_image(models: dict, images: torch.Tensor, period: int, de
     device = device or compute_device()
     rows = []
     for arch, model in models.items():
-        for level, maps in strongest_level_maps(arch, model, images.to(device)).items():
+        for level, maps in strongest_level_maps(arch, model, images.to(device))[0].items():
             rows += [{"arch": arch, "level": str(level), "image": i, "side": maps.shape[-1], "index": value}
                      for i, value in enumerate(gridding_per_image(maps, period))]
     return pd.DataFrame(rows)
