@@ -23,73 +23,47 @@
 # that the degridded DRN-C-26 removes.
 #
 # **Data differs from the paper's:** the paper trains on ImageNet; this page trains the four networks on
-# **Tiny-ImageNet-100** (100 ImageNet classes, 64×64 images, 300 training images per class) and shows its
-# validation images. At the smoke profile the networks see a few hundred images for one epoch on a CPU: the maps
-# only show that the pipeline runs; the mini profile (one GPU) trains them for real.
+# **Tiny-ImageNet-100** (100 ImageNet classes, 64×64 images, 300 training images per class) with the profile's
+# `drn_classifier` recipe (shown below) and shows its validation images, resized to `image_size` pixels instead
+# of 224. At the smoke profile the networks see a few dozen images for one epoch on a CPU: the maps only show that
+# the pipeline runs; the mini profile (one GPU) trains them for real.
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # smoke | mini | paper: which results/<profile>/ folder this run writes
-archs: str = "resnet18,drn_a_18,drn_b_26,drn_c_26"  # the networks compared, one column each
+profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
+archs: list = ["resnet18", "drn_a_18", "drn_b_26", "drn_c_26"]  # the networks compared, one column each
+recipe: str = "drn_classifier"  # the training recipe of the classifiers (shared with Tables 1-2, Figures 4, 6, 7)
 num_images: int = 4  # validation images shown, one row each, from classes spread over the data set
 image_size: int = 64  # side, in pixels, the whole image is resized to before the networks see it
-num_measure: int = 6  # validation images over which the map statistics are averaged
+num_measure: int = 6  # validation images (one per class, spread over the classes) the maps are measured on
 period: int = 4  # period of the gridding measured on the maps (4, the largest dilation of the DRNs)
-dataset: str = "tiny_imagenet"  # classifiers: training data (tiny_imagenet stands in for imagenet)
-epochs: int = 1  # classifiers: training epochs
-batch_size: int = 16  # classifiers: batch size
-crop_size: int = 24  # classifiers: training crop and evaluation centre crop, in pixels
-lr: float = 0.01  # classifiers: initial learning rate, divided by 10 every step epochs
-step: int = 30  # classifiers: epochs between learning-rate steps
-limit_train: int = 32  # classifiers: training images, taken round-robin over the classes (0: all)
-limit_val: int = 10  # classifiers: validation images (0: all)
-holdout: int = 8  # classifiers: training images held out to choose the localization threshold on
-seed: int = 0  # classifiers: random seed
-workers: int = 0  # data loader worker processes
-device: str = "auto"  # auto | cpu | cuda
 
 # %%
 import matplotlib.pyplot as plt
-import pandas as pd
 from matplotlib.patches import Rectangle
 
-from drnlib.analysis import gridding
-from drnlib.analysis.architecture import final_resolution
-from drnlib.book import check_choice, check_int
-from drnlib.pages.drn_classification import (class_maps, classifier_config, mass_in_box, nowrap, parse_archs, pretty,
-                                             train_classifiers, validation_images)
-from drnlib.results import (claims_table, compare_profiles, format_table, glue_results, save_figure, save_results,
-                            show_provenance, show_stored_figures)
-from drnlib.train import resolve_device
+from drnlib import recipes
+from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, show_provenance,
+                            show_stored_figures)
+from drnlib.pages import start
+from drnlib.pages.drn_classification import (class_map_facts, class_maps, classifier_table, classifiers,
+                                             compute_device, fig3_verdicts, figure_scale, map_measurements,
+                                             map_summary, pretty, trained_models, validation_images)
+from drnlib.results import save_figure, save_results
 
-check_choice("profile", profile, ["smoke", "mini", "paper"])
-arch_list = parse_archs(archs)
-check_int("num_images", num_images, 1, 16)
-check_int("image_size", image_size, 16, 1024)
-check_int("num_measure", num_measure, 1, 100)
-check_int("period", period, 2, 16)
-settings = dict(dataset=dataset, epochs=epochs, batch_size=batch_size, crop_size=crop_size, lr=lr, step=step,
-                limit_train=limit_train, limit_val=limit_val, holdout=holdout, seed=seed, workers=workers,
-                device=device)
-classifier_config(arch_list[0], **settings)  # every training setting checked before anything runs
-compute = resolve_device(device)
+p = start("fig3", globals())
 
 # %% [markdown]
 # ## The classifiers
 #
-# The four networks are trained with the recipe of the paper's Section 5.1 (SGD with momentum 0.9, weight decay
-# 1e-4, learning rate divided by 10 every `step` epochs, random-resized crops and flips), with the same settings
-# as on the Table 1 and 2 pages, so the networks are trained once and shared. Their validation error (centre crop):
+# The four networks are trained with the recipe below, once per profile, and shared with the Table 1 and 2 pages.
+# Their validation error (centre crop):
 
 # %%
-runs = train_classifiers(arch_list, profile, **settings)
-trained_table = pd.DataFrame({arch: {"epochs": run.result["epochs"], "train images": run.result["train_images"],
-                                     "val images": run.result["val_images"],
-                                     "top-1 error": run.result["val"]["top1_error"],
-                                     "top-5 error": run.result["val"]["top5_error"]}
-                              for arch, run in runs.items()}).T
-trained_table.index.name = "arch"
-models = {arch: run.model(device=compute) for arch, run in runs.items()}
-nowrap(format_table(trained_table.rename(index=pretty)))
+print(recipes.describe(profile, recipe))
+trained = classifiers(p)
+models = trained_models(trained)
+dataset = next(iter(trained.values())).config.dataset
+format_table(classifier_table(trained).rename(index=pretty))
 
 # %% [markdown]
 # ## Figure 3
@@ -100,19 +74,17 @@ nowrap(format_table(trained_table.rename(index=pretty)))
 
 # %%
 shown = validation_images(dataset, num_images, image_size)
-columns = len(arch_list) + 1
+columns = len(archs) + 1
 fig, axes = plt.subplots(num_images, columns, figsize=(1.9 * columns, 2.05 * num_images + 0.3), squeeze=False)
-predictions = {arch: class_maps(model, shown.images.to(compute)) for arch, model in models.items()}
+predictions = {arch: class_maps(model, shown.images.to(compute_device())) for arch, model in models.items()}
 for row in range(num_images):
     label = shown.labels[row]
-    ax = axes[row, 0]
-    ax.imshow(shown.pictures[row])
+    axes[row, 0].imshow(shown.pictures[row])
     for x0, y0, x1, y1 in shown.boxes[row].tolist():
-        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="lime", lw=1.5))
-    ax.set_title(shown.class_names[label][:16], fontsize=10)
-    for col, (arch, (cams, predicted)) in enumerate(predictions.items(), start=1):
+        axes[row, 0].add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color="lime", lw=1.5))
+    axes[row, 0].set_title(shown.class_names[label][:16], fontsize=10)
+    for ax, (arch, (cams, predicted)) in zip(axes[row, 1:], predictions.items()):
         cam, guess = cams[row].cpu(), int(predicted[row])
-        ax = axes[row, col]
         ax.imshow(cam, cmap="inferno", vmin=0, vmax=1, interpolation="nearest", extent=(0, image_size, image_size, 0))
         ax.set_title(f"{'✓' if guess == label else '✗'} {shown.class_names[guess][:14]}", fontsize=10)
         if row == 0:
@@ -125,60 +97,50 @@ save_figure(fig, "fig3", profile, "maps")
 plt.show()
 
 # %% [markdown]
-# ## How well do the maps sit on the objects? (beyond the paper)
+# ## How well do the maps sit on the objects, and do they grid? (beyond the paper)
 #
 # The paper judges the maps by eye. Over {glue:text}`num_measure` validation images (one per class, spread over
-# the classes) we measure, for the map of the **true** class: the share of the map's probability mass that falls
-# inside the object's box (a flat map scores the box's share of the image, the "box area" column; maps that are
-# zero everywhere, "empty maps", are left out of the mean), and the gridding index of the maps at period
-# {glue:text}`period` (`drnlib.analysis.gridding`, defined on the Figure 4 page: 0 for noise, 1 for a pure grid;
-# "–" where a map holds fewer than two periods).
+# the classes) we measure, image by image, for the map of the **true** class:
+#
+# - **mass in box**: the share of the map's probability mass inside the object's box, in percent (a flat map
+#   scores the box's share of the image, the "box area" column; maps that are zero everywhere, "empty maps", are
+#   left out);
+# - **gridding**: the gridding index at period {glue:text}`period` (`drnlib.analysis.gridding`, defined on the
+#   Figure 4 page), in percent: 0 for noise, 100 for a pure grid, below 0 for maps smoother than noise; of the class
+#   map ("grid class map") and of the network's output features, all channels ("grid output"); "–" where a map
+#   holds fewer than two periods (ResNet-18's).
+#
+# The table shows the means over the images; the claims below compare the networks image by image.
 
 # %%
 measured = validation_images(dataset, num_measure, image_size)
-rows = []
-for arch, model in models.items():
-    maps = class_maps(model, measured.images.to(compute), measured.labels)[0].cpu()
-    in_box = pd.Series([mass_in_box(m, b, image_size) for m, b in zip(maps, measured.boxes)])
-    rows.append({"arch": arch, "map side": maps.shape[-1],
-                 "mass in box": in_box.mean(),  # over the images whose map is not zero everywhere
-                 "box area": sum(mass_in_box(m.new_ones(m.shape), b, image_size)
-                                 for m, b in zip(maps, measured.boxes)) / len(maps),
-                 "empty maps": int(in_box.isna().sum()), "gridding index": gridding.measure(maps, period)["index"]})
-map_stats = pd.DataFrame(rows).set_index("arch")
-nowrap(format_table(map_stats.rename(index=pretty)))
+per_image = map_measurements(models, measured, period)
+summary = map_summary(per_image)
+format_table(summary.rename(index=pretty), "{:.3g}")
 
 # %% [markdown]
 # ## What the figure claims, checked
+#
+# DRN-18 is a fact about the networks, computed on them: the size of their class maps (at the paper's 224 pixels
+# and at ours) and that the maps are the trained classifier itself, applied at every position (their average over
+# the positions gives the network's logits). The other claims are the paper's "by eye" statements, decided on the
+# measurements above: the margin is the mean difference over the images in the claim's favour, with its 95%
+# interval from a paired bootstrap over the images (`drnlib.paper`); a claim of several comparisons holds when each
+# holds. "Better resolved" (DRN-19) is read as "more of the true class's map on the object".
 
 # %%
-at_224 = {arch: final_resolution(arch, 224) for arch in arch_list}
-stats = map_stats.to_dict(orient="index")
-values = {"top1_error": trained_table["top-1 error"].to_dict(), "mass_in_box": map_stats["mass in box"].to_dict(),
-          "gridding_index": map_stats["gridding index"].to_dict(), "map_side": map_stats["map side"].to_dict(),
-          "num_measure": num_measure, "period": period, "image_size": image_size}
-record = save_results("fig3", profile, values, dataset=f"{dataset} val ({num_measure} images at {image_size} px)",
-                      runs=runs, tables={"classifiers": trained_table.reset_index(), "maps": map_stats.reset_index()},
-                      params={"archs": arch_list, "num_images": num_images, **settings})
+facts = class_map_facts(models, measured.images[:2])  # a fact of the networks: two images show it
+scale = figure_scale(p, trained, num_measure, image_size)
+verdicts = fig3_verdicts(per_image, facts, image_size, scale)
+values = {"top1_error": classifier_table(trained)["top-1 error"].to_dict(), "num_measure": num_measure,
+          "period": period, "image_size": image_size, "map_side": summary["map_side"].to_dict(),
+          "mass_in_box": summary["mass_in_box"].to_dict(), "grid_class_map": summary["grid_class_map"].to_dict(),
+          "grid_output": summary["grid_output"].to_dict(), "claims": {v.claim: v.as_dict() for v in verdicts}}
+record = save_results("fig3", profile, values, dataset=scale, runs=trained, params=p,
+                      tables={"maps": summary.reset_index(), "per_image": per_image, "facts": facts.reset_index()})
 glue_results(record)
 show_provenance(record)
-claims = []  # a verdict needs both numbers: a measure is undefined (NaN) when every map is empty
-for drn in [a for a in arch_list if a.startswith("drn")]:
-    if "resnet18" in stats:
-        claims.append({"claim": f"{pretty(drn)}'s maps are better resolved than ResNet-18's",
-                       "paper": f"Sec. 5.2, Fig. 3; at 224 px: {at_224[drn]}² vs {at_224['resnet18']}² cells",
-                       "ours": f"{stats[drn]['map side']}² vs {stats['resnet18']['map side']}² cells",
-                       "holds": bool(stats[drn]["map side"] > stats["resnet18"]["map side"])})
-        ours_mass, resnet_mass = stats[drn]["mass in box"], stats["resnet18"]["mass in box"]
-        claims.append({"claim": f"{pretty(drn)}'s maps put more mass on the object than ResNet-18's (ours)",
-                       "paper": "not measured (Fig. 3 by eye)", "ours": f"{ours_mass:.3f} vs {resnet_mass:.3f}",
-                       "holds": bool(ours_mass > resnet_mass) if pd.notna([ours_mass, resnet_mass]).all() else None})
-if {"drn_a_18", "drn_c_26"} <= set(stats):
-    a, c = stats["drn_a_18"]["gridding index"], stats["drn_c_26"]["gridding index"]
-    claims.append({"claim": "DRN-A-18's maps show gridding that DRN-C-26 removes",
-                   "paper": "Fig. 3 (c) vs (e), by eye", "ours": f"gridding index {a:.4f} vs {c:.4f}",
-                   "holds": bool(a > c) if pd.notna([a, c]).all() else None})
-claims_table(claims, record)
+claims_table(verdicts, record)
 
 # %% [markdown]
 # ## Every profile

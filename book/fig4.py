@@ -23,9 +23,14 @@
 # defines a **measure** of gridding, checks it on maps whose answer is known, and applies it to the levels of
 # ResNet-18, DRN-A-18, DRN-B-26 and DRN-C-26 as trained on the Table 1 page (on Tiny-ImageNet-100, standing in for
 # the paper's ImageNet, at the mini profile).
+#
+# **Data differs from the paper's:** the didactic example needs no data; the networks' levels are measured on
+# generated scenes at the smoke profile and on Tiny-ImageNet-100 validation images at the mini profile, with the
+# classifiers the other pages trained (this page trains nothing; networks not trained yet are measured at their
+# random initialisation, as the "weights" column says).
 
 # %% tags=["parameters"]
-profile: str = "smoke"  # smoke | mini | paper: which results/<profile>/ folder this run writes
+profile: str = "smoke"  # smoke | mini | paper: which runs/<profile>/ it looks in, which results/ it writes
 dilation: int = 2  # dilation of the didactic convolution (the paper's Figure 4 uses 2)
 size: int = 33  # side of the didactic feature map, in pixels
 max_layers: int = 4  # the didactic example stacks 1..max_layers dilated convolutions
@@ -33,55 +38,25 @@ period: int = 4  # period whose gridding is measured in the networks: 4, the lar
 image_dataset: str = "synthetic"  # images for the networks: synthetic needs no data; camvid, tiny_imagenet...
 input_size: int = 256  # side of the network input images, in pixels
 num_images: int = 1  # number of input images for the network measurements
-seed: int = 0  # seeds the random weights and the validation maps; classifiers: random seed
+seed: int = 0  # seeds the random weights (networks not trained yet) and the validation maps
+recipe: str = "drn_classifier"  # the recipe whose trained classifiers are measured (trained by the other pages)
 checkpoint_resnet18: str = ""  # weights for ResNet-18; empty: the shared classifier if trained, else random
 checkpoint_drn_a_18: str = ""  # weights for DRN-A-18; empty: the shared classifier if trained, else random
 checkpoint_drn_b_26: str = ""  # weights for DRN-B-26; empty: the shared classifier if trained, else random
 checkpoint_drn_c_26: str = ""  # weights for DRN-C-26; empty: the shared classifier if trained, else random
-dataset: str = "tiny_imagenet"  # classifiers: training data (tiny_imagenet stands in for imagenet)
-epochs: int = 1  # classifiers: training epochs
-batch_size: int = 16  # classifiers: batch size
-crop_size: int = 24  # classifiers: training crop and evaluation centre crop, in pixels
-lr: float = 0.01  # classifiers: initial learning rate, divided by 10 every step epochs
-step: int = 30  # classifiers: epochs between learning-rate steps
-limit_train: int = 32  # classifiers: training images, taken round-robin over the classes (0: all)
-limit_val: int = 10  # classifiers: validation images (0: all)
-holdout: int = 8  # classifiers: training images held out to choose the localization threshold on
-workers: int = 0  # data loader worker processes
-device: str = "auto"  # auto | cpu | cuda
 
 # %%
 import matplotlib.pyplot as plt
 import pandas as pd
-import torch
 
 from drnlib.analysis import gridding
-from drnlib.analysis.activations import strongest_map
-from drnlib.book import check, check_choice, check_int, check_path
-from drnlib.data.factory import list_datasets
-from drnlib.models import build_model, load_weights
-from drnlib.pages.drn_classification import classifier_config, find_classifier
-from drnlib.results import compare_profiles, format_table, glue_results, save_results, show_provenance
-from drnlib.train import resolve_device
+from drnlib.display import claims_table, compare_profiles, format_table, glue_results, show_provenance
+from drnlib.pages import start
+from drnlib.pages.drn_classification import didactic_example, lattice_verdict, network_gridding, pretty
+from drnlib.results import save_results
 
-check_choice("profile", profile, ["smoke", "mini", "paper"])
-check_int("dilation", dilation, 2, 16)
-check_int("max_layers", max_layers, 1, 16)
-check_int("size", size, 4 * dilation, 1024)
-check(size >= 2 * dilation * max_layers + 1, f"size must be at least {2 * dilation * max_layers + 1} to hold "
-      f"{max_layers} stacked {dilation}-dilated 3x3 convolutions, got {size}")
-check_int("period", period, 2, 64)
-check_choice("image_dataset", image_dataset, list_datasets())
-check_int("input_size", input_size, 32, 4096)
-check_int("num_images", num_images, 1, 256)
-check_int("seed", seed, 0)
-checkpoints = {arch: check_path(f"checkpoint_{arch}", path) for arch, path in {
-    "resnet18": checkpoint_resnet18, "drn_a_18": checkpoint_drn_a_18,
-    "drn_b_26": checkpoint_drn_b_26, "drn_c_26": checkpoint_drn_c_26}.items()}
-settings = dict(dataset=dataset, epochs=epochs, batch_size=batch_size, crop_size=crop_size, lr=lr, step=step,
-                limit_train=limit_train, limit_val=limit_val, holdout=holdout, seed=seed, workers=workers,
-                device=device)
-classifier_config("resnet18", **settings)  # the shared classifiers' settings, checked (nothing is trained here)
+p = start("fig4", globals())
+example = didactic_example(dilation, size, max_layers)
 
 # %% [markdown]
 # ## The didactic example
@@ -90,12 +65,9 @@ classifier_config("resnet18", **settings)  # the shared classifiers' settings, c
 # convolution with all weights set to one (c): the input pixel is copied onto a lattice with the dilation as period.
 
 # %%
-pixel = gridding.single_pixel(size)
-taps = gridding.dilated_response(gridding.single_pixel(2 * dilation + 1), dilation)
-output = gridding.dilated_response(pixel, dilation)
 fig, axes = plt.subplots(1, 3, figsize=(9, 3.2))
-for ax, image, title in zip(axes, [pixel, taps, output], ["(a) input", f"(b) dilation {dilation}", "(c) output"]):
-    ax.imshow(image, cmap="magma", interpolation="nearest")
+for ax, key, title in zip(axes, ["pixel", "taps", "output"], ["(a) input", f"(b) dilation {dilation}", "(c) output"]):
+    ax.imshow(example[key], cmap="magma", interpolation="nearest")
     ax.set_title(title)
     ax.set_xticks([]), ax.set_yticks([])
 plt.show()
@@ -112,8 +84,9 @@ plt.show()
 # By Parseval, $s_d$ is also the variance of the means of the $d^2$ sub-lattices $x[i{:}{:}d,\ j{:}{:}d]$ divided by
 # the variance of the map. White noise scores $(d^2-1)/(HW-1)$ on average (the chance level), so we also report the
 # **gridding index** $(s_d - \text{chance}) / (1 - \text{chance})$: 1 for a pure grid, 0 for noise, below 0 for
-# maps smoother than noise. Over many channels (or images) the energies are summed before dividing, so strong
-# channels weigh more and dead ones do not count. The code is `drnlib.analysis.gridding`.
+# maps smoother than noise (the Figure 3, 6 and 7 pages give it in percent). Over many channels (or images) the
+# energies are summed before dividing, so strong channels weigh more and dead ones do not count. The code is
+# `drnlib.analysis.gridding`.
 #
 # First, maps whose answer we know:
 
@@ -132,14 +105,7 @@ format_table(validation)
 # DRN-C remedy, levels 7 and 8) cuts it down:
 
 # %%
-stack = []
-for layers in range(1, max_layers + 1):
-    dilated = gridding.dilated_response(pixel, dilation, layers=layers)
-    degridded = gridding.dilated_response(dilated, 1)
-    stack.append({"dilated convolutions": layers,
-                  "index": gridding.measure(dilated, dilation)["index"],
-                  "index after a 1-dilated conv": gridding.measure(degridded, dilation)["index"]})
-stack = pd.DataFrame(stack).set_index("dilated convolutions")
+stack = example["stack"]
 stack.plot(marker="o", figsize=(6, 3.5), xticks=stack.index, ylabel=f"gridding index (d={dilation})",
            title=f"one pixel, {size}x{size} map")
 plt.show()
@@ -149,42 +115,28 @@ plt.show()
 #
 # Every level's output of the four networks of the paper's Figure 3, on the same images, measured at period
 # {glue:text}`period`. The paper's artifacts come from trained networks, so the weights are those of the
-# classifiers trained on the Table 1 page (the same runs, found by their settings; this page trains nothing)
-# unless a checkpoint is given (parameters `checkpoint_<arch>`); a network that has not been trained yet is
-# measured at its **random initialisation**, which the "weights" column says. The images come from the validation
-# split of {glue:text}`image_dataset` (generated scenes at the smoke profile), resized to {glue:text}`input_size`
-# pixels square; number of images: {glue:text}`num_images`.
+# classifiers trained on the Table 1 page (the same runs, found by their recipe; this page trains nothing) unless a
+# checkpoint is given (parameters `checkpoint_<arch>`); a network that has not been trained yet is measured at its
+# **random initialisation**, which the "weights" column says. The images come from the validation split of
+# {glue:text}`image_dataset` (generated scenes at the smoke profile), resized to {glue:text}`input_size` pixels
+# square; number of images: {glue:text}`num_images`.
 
 # %%
-compute = resolve_device(device)
-images = gridding.input_images(image_dataset, num_images, input_size).to(compute)
-rows, strongest, weights_used = [], {}, {}
-for arch, checkpoint in checkpoints.items():
-    run = None if checkpoint is not None else find_classifier(arch, profile, **settings)
-    torch.manual_seed(seed)
-    model = run.model(device=compute) if run is not None else build_model(arch).to(compute)
-    if checkpoint is not None:
-        load_weights(model, checkpoint, backbone_only=True)
-    outputs = gridding.level_outputs(model, images)
-    epochs_trained = run.result["epochs"] if run else 0
-    weights = str(checkpoint) if checkpoint else (f"trained ({epochs_trained} ep.)" if run else "random init")
-    weights_used[arch] = weights
-    rows += [{"arch": arch, "weights": weights, **row} for row in gridding.level_gridding(outputs, period)]
-    strongest[arch] = strongest_map(list(outputs.values())[-1][0])[0].cpu()
-levels = pd.DataFrame(rows)
+images = gridding.input_images(image_dataset, num_images, input_size)
+levels, strongest, weights_used, found = network_gridding(p, images)
 last = levels.groupby("arch", sort=False).tail(1).set_index("arch")
-format_table(last.drop(columns=["channels", "width"]))
+format_table(last.drop(columns=["channels", "width"]).rename(index=pretty))
 
 # %% [markdown]
 # The last level's most active channel for the first image, as the paper draws them in its Figure 3:
 
 # %%
 fig, axes = plt.subplots(1, 5, figsize=(12, 2.6))
-axes[0].imshow(images[0].permute(1, 2, 0).cpu().clamp(-2, 2) / 4 + 0.5)
+axes[0].imshow(images[0].permute(1, 2, 0).clamp(-2, 2) / 4 + 0.5)
 axes[0].set_title("input")
 for ax, (arch, image) in zip(axes[1:], strongest.items()):
     ax.imshow(image, cmap="magma", interpolation="nearest")
-    ax.set_title(f"{arch} ({image.shape[0]}x{image.shape[1]})")
+    ax.set_title(f"{pretty(arch)} ({image.shape[0]}x{image.shape[1]})")
 for ax in axes:
     ax.set_xticks([]), ax.set_yticks([])
 plt.show()
@@ -192,8 +144,7 @@ plt.show()
 # %%
 fig, ax = plt.subplots(figsize=(7, 3.5))
 for arch, group in levels.groupby("arch", sort=False):
-    first_level = 3 if len(group) == 4 else 1  # ResNet and DRN-A have the paper's levels 3-6 only
-    ax.plot(range(first_level, first_level + len(group)), group["index"], marker="o", label=arch)
+    ax.plot(group["level"], group["index"], marker="o", label=pretty(arch))
 ax.axhline(0, color="gray", lw=0.8)
 ax.set(xlabel="level (numbered as in the paper's Figure 5)", ylabel=f"gridding index (period {period})",
        title="gridding by level" + ("" if any(w != "random init" for w in weights_used.values())
@@ -205,22 +156,30 @@ plt.show()
 # At the last level, DRN-A-18 scores {glue:text}`index_drn_a_18:.4f` and DRN-C-26
 # {glue:text}`index_drn_c_26:.4f` (ResNet-18: {glue:text}`index_resnet18:.4f`, on a map 4 times smaller per side,
 # whose chance level is correspondingly higher).
+#
+# ## What the figure claims, checked
+#
+# The paper's claim on this figure is about the didactic example, so it is checked by computation: the output of
+# one active pixel through a 3×3 convolution of dilation {glue:text}`dilation` must be exactly the 3×3 lattice of
+# that period around it (a grid, by the measure above), and a smooth map (no content at the dilation's sampling
+# rate) must come out without a grid. Whether trained networks grid is measured on the Figure 3, 6 and 7 pages.
 
 # %%
 share = validation["share"]
+verdicts = [lattice_verdict(dilation, size)]
 values = {
     "validation": {"pure_grid_share": share["pure grid"], "grid_noise_share": share["grid + equal-power noise"],
                    "white_noise_share": share["white noise"], "smooth_share": share["smooth field"],
                    "chance": validation.loc["white noise", "chance"]},
     "index": last["index"].to_dict(), "period": period, "image_dataset": image_dataset, "input_size": input_size,
-    "num_images": num_images, "weights": weights_used,
+    "num_images": num_images, "dilation": dilation, "weights": weights_used,
+    "claims": {v.claim: v.as_dict() for v in verdicts},
 }
 record = save_results("fig4", profile, values, dataset=f"{image_dataset} val ({num_images} x {input_size} px)",
-                      tables={"validation": validation, "stack": stack, "levels": levels},
-                      params={"dilation": dilation, "size": size, "max_layers": max_layers, "seed": seed,
-                              "checkpoints": {a: str(c or "") for a, c in checkpoints.items()}, **settings})
+                      runs=found, params=p, tables={"validation": validation, "stack": stack, "levels": levels})
 glue_results(record)
 show_provenance(record)
+claims_table(verdicts, record)
 
 # %% [markdown]
 # ## Every profile
