@@ -91,6 +91,12 @@ def page_params(root: Path, profile: str, page: Page, script: bool = False, over
     if "profile" in declared:
         if params.setdefault("profile", profile) != profile:
             raise ParameterError(f"{origin} sets profile {params['profile']!r}, but the book is built at {profile!r}")
+    try:  # the page's own rules too (drnlib.pages.start applies them again inside the page), before anything runs
+        from drnlib.pages import checked
+
+        checked(page.name, params, root)
+    except ParameterError as err:
+        raise ParameterError(f"{origin}: {page.name} {err}") from None
     return params
 
 
