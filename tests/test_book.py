@@ -24,9 +24,9 @@ import pytest
 import yaml
 from PIL import Image
 
-from drnlib import book
+from drnlib import book, params
 from drnlib.errors import ParameterError
-from drnlib.results import PROFILES, ROOT_ENV
+from drnlib.provenance import PROFILES, ROOT_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -120,17 +120,21 @@ def _notebook_with_parameters(path: Path, source: str) -> Path:
 
 def test_parameter_cells_must_be_typed_and_readable_by_papermill(tmp_path):
     good = _notebook_with_parameters(tmp_path / "good.ipynb", 'arch: str = "drn_c_26"  # architecture\nsize: int = 8')
-    assert set(book.notebook_parameters(good)) == {"arch", "size"}
+    assert params.notebook_parameters(good) == {"arch": {"type": "str", "default": "drn_c_26"},
+                                                "size": {"type": "int", "default": 8}}
     untyped = _notebook_with_parameters(tmp_path / "untyped.ipynb", "size = 8")
     with pytest.raises(ParameterError, match="typed defaults only"):
-        book.notebook_parameters(untyped)
+        params.notebook_parameters(untyped)
     unreadable = _notebook_with_parameters(tmp_path / "eq.ipynb", 'size: int = 8  # side (8 = small)')
     with pytest.raises(ParameterError, match="papermill cannot read the parameter line of size"):
-        book.notebook_parameters(unreadable)
-    with pytest.raises(ParameterError, match="must be int, got 'eight'"):
-        book.check_notebook_params(good, {"size": "eight"}, "test")
-    with pytest.raises(ParameterError, match="must be int, got True"):
-        book.check_notebook_params(good, {"size": True}, "test")
+        params.notebook_parameters(unreadable)
+    typeless = _notebook_with_parameters(tmp_path / "dict.ipynb", "options: dict = {}")
+    with pytest.raises(ParameterError, match="declared 'dict'; use one of bool, int, float, str, list"):
+        params.notebook_parameters(typeless)
+    with pytest.raises(ParameterError, match=r"test: good parameter size='eight': expected an int"):
+        params.check_against_declared(good, {"size": "eight"}, "test")
+    with pytest.raises(ParameterError, match=r"test: good parameter size=True: expected an int"):
+        params.check_against_declared(good, {"size": True}, "test")
 
 
 def test_the_book_command_refuses_unknown_parameters_before_running_anything(tmp_path):
@@ -140,7 +144,7 @@ def test_the_book_command_refuses_unknown_parameters_before_running_anything(tmp
     assert done.returncode == 2
     assert done.stderr.strip() == (
         "error: params/smoke/fig4.yaml: fig4 has no parameter 'dilaton'; did you mean 'dilation'? it has "
-        + ", ".join(book.notebook_parameters(root / "book" / "fig4.ipynb"))
+        + ", ".join(params.notebook_parameters(root / "book" / "fig4.ipynb"))
     )
     assert not (root / "_build").exists()
     (root / "params" / "smoke" / "fig4.yaml").write_text("profile: mini\n")
@@ -155,18 +159,28 @@ def test_the_book_command_refuses_unknown_parameters_before_running_anything(tmp
 
 def test_a_failing_notebook_fails_the_build_naming_it_and_its_traceback(tmp_path):
     root = copy_book(tmp_path)
-    (root / "params" / "smoke" / "fig4.yaml").write_text("profile: smoke\ndilation: 1\n")
+    # a file that exists (the path rule passes before anything runs) but holds no weights: fig4 fails as it loads it
+    (root / "params" / "smoke" / "fig4.yaml").write_text("profile: smoke\ncheckpoint_resnet18: _toc.yml\n")
     done = run_book(root, "--only", "fig4")
     assert done.returncode == 1
     executed = root / "_build" / "executed" / "smoke" / "fig4.ipynb"
     error_line = done.stderr.strip()
     assert "\n" not in error_line
     assert error_line.startswith("error: fig4 failed in cell ")
-    assert "ParameterError: dilation must be between 2 and 16, got 1" in error_line
+    assert "CheckpointError" in error_line and "_toc.yml" in error_line
     assert str(executed.relative_to(root)) in error_line
     outputs = [o for c in nbformat.read(executed, as_version=4).cells for o in c.get("outputs", [])]
-    assert any(o.get("output_type") == "error" and o.get("ename") == "ParameterError" for o in outputs)
+    assert any(o.get("output_type") == "error" and o.get("ename") == "CheckpointError" for o in outputs)
     assert not (root / "_build" / "html" / "index.html").exists()
+
+
+def test_a_page_rule_is_checked_with_the_params_file_before_any_page_runs(tmp_path):
+    root = copy_book(tmp_path)
+    (root / "params" / "smoke" / "fig4.yaml").write_text("profile: smoke\ndilation: 1\n")
+    done = run_book(root)
+    assert done.returncode == 2 and not (root / "_build").exists()
+    assert done.stderr.strip() == ("error: params/smoke/fig4.yaml: fig4 parameter dilation=1: must be between 2 "
+                                   "and 16")
 
 
 # The full build (smoke profile) and its HTML.
@@ -355,7 +369,7 @@ def test_pages_run_as_plain_scripts_without_the_jupyter_stack(tmp_path, monkeypa
         "            raise ImportError(f'{name} is not installed on the GPU machine')\n"
         "sys.meta_path.insert(0, Block())\n")
     root = copy_book(tmp_path / "book")
-    (root / "params" / "smoke" / "fig1_fig5.yaml").write_text("profile: smoke\narchs: resnet18,drn_a_18\n")
+    (root / "params" / "smoke" / "fig1_fig5.yaml").write_text("profile: smoke\narchs: [resnet18, drn_a_18]\n")
     monkeypatch.setenv("PYTHONPATH", str(blocker))
     assert book.build(root, "smoke", only=["fig1_fig5"], script=True, log=lambda *a, **k: None) is None
     stored = json.loads((root / "results" / "smoke" / "fig1_fig5.json").read_text())
@@ -370,8 +384,8 @@ def test_pages_run_as_plain_scripts_without_the_jupyter_stack(tmp_path, monkeypa
 
 def test_a_failing_script_names_the_page_and_its_log(tmp_path):
     root = copy_book(tmp_path)
-    (root / "params" / "smoke" / "fig4.yaml").write_text("profile: smoke\ndilation: 1\n")
-    with pytest.raises(book.NotebookFailed, match=r"fig4 failed: .*ParameterError: dilation must be between 2 and 16.*"
+    (root / "params" / "smoke" / "fig4.yaml").write_text("profile: smoke\ncheckpoint_resnet18: _toc.yml\n")
+    with pytest.raises(book.NotebookFailed, match=r"fig4 failed: .*CheckpointError.*_toc\.yml.*"
                                                   r"log with the traceback: .*fig4\.log"):
         book.build(root, "smoke", only=["fig4"], script=True, log=lambda *a, **k: None)
 

@@ -100,7 +100,7 @@ def test_unknown_name_split_task_are_parameter_errors(camvid_tree):
         build_dataset("mnist", "train")
     with pytest.raises(ParameterError, match="split"):
         build_dataset("camvid", "training", root=camvid_tree)
-    with pytest.raises(ParameterError, match="task"):
+    with pytest.raises(ParameterError, match="data set camvid serves segment only, not classify"):
         build_dataset("camvid", "train", "classify", root=camvid_tree)
     with pytest.raises(ParameterError, match="option"):
         build_dataset("camvid", "train", root=camvid_tree, image_size=3)

@@ -2,15 +2,20 @@
 dilation and receptive field; the paper's levels; depth, parameters and FLOPs.
 
 Shapes are traced on the meta device (no memory, no arithmetic), so even Model C at 224 traces in milliseconds.
+`batchnorm_inputs` and `smallest_input_side` trace an already built model (its own weights stay where they are).
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import asdict, dataclass
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call
+from torch.overrides import TorchFunctionMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..models import build_model
@@ -200,3 +205,61 @@ def zoo_table(names: list[str], input_size: int = 224) -> pd.DataFrame:
         model = _meta_model(name)
         rows[name] = {"family": model.spec.family, **summarize(model, input_size)}
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+class _BatchNormInputs(TorchFunctionMode):
+    """While active, every F.batch_norm call that normalises with batch statistics records its input's shape; every
+    call returns its input unchanged (a trace needs shapes only, and torch's meta batch norm is slow and refuses the
+    very one-value maps `batchnorm_inputs` looks for)."""
+
+    signature = inspect.signature(F.batch_norm)
+
+    def __init__(self):
+        super().__init__()
+        self.shapes: list[torch.Size] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func is not F.batch_norm:
+            return func(*args, **(kwargs or {}))
+        call = self.signature.bind(*args, **(kwargs or {})).arguments
+        if call.get("training", False):
+            self.shapes.append(call["input"].shape)
+        return call["input"]
+
+
+def batchnorm_inputs(model: nn.Module, input_size: int, batch: int = 1) -> list[torch.Size]:
+    """Input shapes (N, C, H, W) of the BatchNorm calls that normalise with batch statistics, in forward order, when
+    `model` (in its current modes: after model.train(), every BN layer; BN layers in eval mode use running statistics
+    and are left out) runs on `batch` RGB images of input_size x input_size. torch refuses such a call when its input
+    holds one value per channel, N x H x W == 1 ("Expected more than 1 value per channel when training",
+    torch.nn.functional.batch_norm).
+
+    Traced on the meta device with the model's parameters and buffers swapped for meta stand-ins
+    (torch.func.functional_call): no copy, no arithmetic, milliseconds even for ResNet-152, and the model itself
+    (weights, statistics, modes, device) is left as it was. Raises what the model's forward raises on the meta device.
+    """
+    stand_ins = {name: torch.empty_like(t, device="meta")
+                 for name, t in [*model.named_parameters(), *model.named_buffers()]}
+    with _BatchNormInputs() as trace, torch.no_grad():
+        functional_call(model, stand_ins, (torch.empty(batch, 3, input_size, input_size, device="meta"),))
+    return trace.shapes
+
+
+def smallest_input_side(model: nn.Module, min_side: int = 2, start: int = 8, limit: int = 4096) -> int | None:
+    """The smallest input side >= `start` (pixels) at which every map a batch-statistics BatchNorm of `model` sees is
+    at least min_side x min_side, or None if no side up to `limit` is. Map sides never shrink as the input grows, so
+    a doubling search and a bisection find it in about 2 log2(side) traces of `batchnorm_inputs`."""
+    def fits(side: int) -> bool:
+        return all(min(shape[2:], default=min_side) >= min_side for shape in batchnorm_inputs(model, side))
+
+    if fits(start):
+        return start
+    low, high = start, start
+    while not fits(high):
+        if high >= limit:
+            return None
+        low, high = high, min(2 * high, limit)
+    while high - low > 1:  # fits(high) and not fits(low)
+        middle = (low + high) // 2
+        low, high = (low, middle) if fits(middle) else (middle, high)
+    return high

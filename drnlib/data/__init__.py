@@ -14,7 +14,7 @@ classification, segmentation, synthetic, transforms, loader, factory.
 
 from drnlib.data.base import IGNORE_INDEX, ClassificationDataset, ImageDataset, SegmentationDataset
 from drnlib.data.classification import CIFAR10, ImageNet, TinyImageNet
-from drnlib.data.factory import DATASETS, build_dataset, dataset_class, default_transform, list_datasets
+from drnlib.data.factory import DATASETS, build_dataset, check_task, dataset_class, default_transform, list_datasets
 from drnlib.data.io import read_image, read_label_mat, read_label_png
 from drnlib.data.loader import DataLoader, build_loader, collate
 from drnlib.data.registry import SOURCES, cache_dir, locate, shared_data_dir, unpack
@@ -24,7 +24,7 @@ from drnlib.data.synthetic import SyntheticScenes
 __all__ = [
     "ADE20K", "CIFAR10", "DATASETS", "IGNORE_INDEX", "SOURCES", "CamVid", "Cityscapes", "ClassificationDataset",
     "DataLoader", "ImageDataset", "ImageNet", "PascalContext", "SegmentationDataset", "SyntheticScenes",
-    "TinyImageNet", "VOCAug", "build_dataset", "build_loader", "cache_dir", "collate", "dataset_class",
+    "TinyImageNet", "VOCAug", "build_dataset", "build_loader", "cache_dir", "check_task", "collate", "dataset_class",
     "default_transform", "list_datasets", "locate", "read_image", "read_label_mat", "read_label_png",
     "shared_data_dir", "unpack",
 ]  # fmt: skip

@@ -39,6 +39,28 @@ def dataset_class(name: str) -> type:
     return DATASETS[name]
 
 
+def check_task(name: str, task: str) -> None:
+    """Refuse a task that data set `name` cannot serve, before anything of it is read.
+
+    Each data set class lists its tasks in `tasks`: "classify" needs image labels, "localize" labels and bounding
+    boxes (DRN Sec. 5.2: ImageNet, Tiny ImageNet), "segment" per-pixel masks. build_dataset and default_transform
+    call this first, so the engine, evaluation and notebooks all get this message rather than a failure deeper down.
+    Raises ParameterError (unknown data set or task, or a pair that does not fit) naming the tasks the data set
+    serves and the data sets that serve `task`.
+    """
+    cls = dataset_class(name)
+    if task in cls.tasks:
+        return
+    serving = [n for n, c in DATASETS.items() if task in c.tasks]
+    if not serving:
+        known = sorted({t for c in DATASETS.values() for t in c.tasks})
+        raise ParameterError(f"unknown task {task!r}; the data sets serve {', '.join(known)}")
+    need = " (localization needs bounding boxes)" if task == "localize" else ""
+    served = ", ".join(cls.tasks[:-1]) + " and " + cls.tasks[-1] if len(cls.tasks) > 1 else cls.tasks[0]
+    raise ParameterError(f"data set {name} serves {served} only, not {task}{need}; {task} needs one of: "
+                         f"{', '.join(serving)}")
+
+
 def build_dataset(
     name: str,
     split: str = "train",
@@ -51,6 +73,7 @@ def build_dataset(
     **options,
 ) -> ImageDataset | SyntheticScenes:
     """Data set `name`, split `split`, for `task` ("classify", "localize" or "segment"; default: its first).
+    A task the data set cannot serve raises ParameterError before anything is read (see check_task).
 
     root: the data folder; default: found by drnlib.data.registry.locate (shared archive -> cache -> download).
     transform: a callable (image, target) -> (image, target), "default" for default_transform(...), or None
@@ -60,6 +83,7 @@ def build_dataset(
     """
     cls = dataset_class(name)
     task = task or cls.tasks[0]
+    check_task(name, task)  # before the data are located, unpacked or read
     if transform == "default":
         transform = default_transform(name, split, task)
     elif isinstance(transform, str):
@@ -88,8 +112,8 @@ def default_transform(name: str, split: str, task: str | None = None, **override
     Cityscapes uses its own mean/std (DRN info.json), CIFAR-10 its own, everything else ImageNet's.
     Keyword arguments override the recipe's (e.g. size=, crop_size=, scale=, rotate=, color_jitter=).
     """
-    cls = dataset_class(name)
-    task = task or cls.tasks[0]
+    task = task or dataset_class(name).tasks[0]
+    check_task(name, task)  # a recipe for a task the data set cannot serve would fail obscurely
     train = split.startswith("train")
     if name == "cifar10":
         return T.cifar_train(**overrides) if train else T.cifar_eval(**overrides)

@@ -75,6 +75,11 @@ def barrier(processes: Processes) -> None:
         dist.barrier()
 
 
+def syncs_batchnorm(processes: Processes, sync_bn: bool) -> bool:
+    """Whether wrap_model makes BatchNorm statistics span every process (SyncBatchNorm: several CUDA processes)."""
+    return processes.distributed and sync_bn and processes.device.type == "cuda"
+
+
 def wrap_model(model: torch.nn.Module, processes: Processes, sync_bn: bool) -> torch.nn.Module:
     """SyncBatchNorm (CUDA only: torch's SyncBatchNorm does not run on the CPU) and DistributedDataParallel.
 
@@ -82,7 +87,7 @@ def wrap_model(model: torch.nn.Module, processes: Processes, sync_bn: bool) -> t
     """
     if not processes.distributed:
         return model
-    if sync_bn and processes.device.type == "cuda":
+    if syncs_batchnorm(processes, sync_bn):
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     device_ids = [processes.device.index] if processes.device.type == "cuda" else None
     return torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids, static_graph=True)

@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DistributedSampler, RandomSampler
+from torch.utils.data import DistributedSampler, RandomSampler, Subset
 from tqdm.auto import tqdm
 
 import drnlib
+from drnlib.analysis.architecture import batchnorm_inputs, smallest_input_side
 from drnlib.data import DataLoader  # torch's, re-raising worker DataErrors on one line
 from drnlib.errors import CheckpointError, DataError, ParameterError, TrainingError
 from drnlib.eval import autocast, evaluate, to_device
@@ -116,6 +117,44 @@ def init_checkpoint(cfg: RunConfig) -> Path | None:
     return folder / CHECKPOINT
 
 
+def check_batchnorm_batch(model: nn.Module, cfg: RunConfig, procs, per_process: int, train_set) -> None:
+    """Refuse, before the first step, a run in which a BatchNorm layer would see a single value per channel.
+
+    In training, BatchNorm normalises with the statistics of its input, per channel over the batch and the map: with
+    batch x H x W == 1 there is nothing to normalise and torch's F.batch_norm raises "Expected more than 1 value per
+    channel when training" on the first step (e.g. ResNet-18 at a 32-pixel crop ends in a 1x1 map, so a batch of
+    one per process cannot train). Only a batch of 1 per process can hit this; the maps are then traced on the meta
+    device at the training input size (drnlib.analysis.architecture.batchnorm_inputs: milliseconds). Frozen
+    BatchNorm (freeze_bn: running statistics) and SyncBatchNorm across GPUs (statistics over every process) are
+    exempt. Raises ParameterError naming the architecture, the map, the batch per process and what to change: a
+    batch of 2 per process, or the smallest crop at which every map is 2x2 or larger.
+    """
+    if per_process > 1 or cfg.freeze_bn or distributed.syncs_batchnorm(procs, cfg.sync_bn):
+        return
+    base = train_set
+    while isinstance(base, Subset):
+        base = base.dataset
+    fixed = getattr(base, "image_size", None)  # data sets of one fixed size take no crop (synthetic scenes)
+    size = fixed or cfg.crop_size
+    model.train()  # as train_one_epoch will: every BatchNorm layer uses batch statistics
+    try:
+        shapes = batchnorm_inputs(model, size, per_process)
+    except (RuntimeError, NotImplementedError):
+        return  # a model that does not run on the meta device: its first step will tell
+    single = [s for s in shapes if s.numel() == s[1]]  # one value per channel
+    if not single:
+        return
+    fixes = [f"a batch of at least 2 per process (--batch-size {2 * procs.world_size})"]
+    crop = smallest_input_side(model, start=size + 1) if all(len(s) > 2 for s in single) else None
+    if crop:
+        how = "larger images" if fixed else f"--crop-size {crop}"
+        fixes.append(f"a crop of at least {crop} ({how}), at which every map is 2x2 or larger")
+    raise ParameterError(
+        f"{cfg.arch} at a {size}x{size} crop reaches a {'x'.join(map(str, single[0][2:])) or '1'} map "
+        f"({single[0][1]} channels) where BatchNorm would see a single value per channel with a batch of "
+        f"{per_process} per process; train with {' or '.join(fixes)}")
+
+
 def _prepare_run_dir(cfg: RunConfig, procs) -> dict | None:
     """The checkpoint to resume from (or None), after refusing to clobber an existing run."""
     path = Path(cfg.out_dir) / CHECKPOINT
@@ -174,6 +213,7 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
     per_process = cfg.batch_size // procs.world_size
     if per_process * procs.world_size != cfg.batch_size:
         raise ParameterError(f"batch_size {cfg.batch_size} is not divisible by the {procs.world_size} processes")
+    check_batchnorm_batch(model, cfg, procs, per_process, train_set)
     if procs.distributed:
         sampler = DistributedSampler(train_set, procs.world_size, procs.rank, shuffle=True, seed=cfg.seed,
                                      drop_last=True)
