@@ -5,6 +5,7 @@ of the book is a recipe, an architecture and, rarely, a few options of its own (
 
     recipe_names("mini")                             # ["drn_classifier", "drn_segmentation", ...]
     config("mini", "drn_classifier", "drn_c_26")     # the RunConfig (out_dir not set: drnlib.runs places runs)
+    config("mini", "thin_objects", "resnet18", data_options={"thinness": 4})  # the recipe's data options, one changed
     recipe("paper", "wod_segmentation")              # the recipe's fields, `base` resolved
     describe("mini", "drn_classifier")               # one line for a page: what the networks were trained with
     differences("mini", "paper", "drn_classifier")   # {field: (mini value, paper value)}: how mini differs
@@ -121,8 +122,10 @@ def recipe(profile: str, name: str, root: Path | None = None) -> dict:
 
 
 def config(profile: str, name: str, arch: str, root: Path | None = None, **options) -> RunConfig:
-    """The RunConfig of `arch` trained with recipe `name` at `profile`, with `options` (RunConfig fields) on top.
-    `init` is not resolved here (drnlib.runs turns it into `init_run`); out_dir is RunConfig's default."""
+    """The RunConfig of `arch` trained with recipe `name` at `profile`, with `options` (RunConfig fields) on top;
+    `data_options` among them change the recipe's data options key by key (a run of generated scenes changes the
+    object, not the scenes' other settings). `init` is not resolved here (drnlib.runs turns it into `init_run`);
+    out_dir is RunConfig's default."""
     from drnlib.models import design_crop, normalize_name
 
     fields = recipe(profile, name, root)
@@ -132,7 +135,18 @@ def config(profile: str, name: str, arch: str, root: Path | None = None, **optio
     arch = normalize_name(arch)
     if scale is not None:
         fields["crop_size"] = max(8, round(design_crop(arch) * float(scale)))
+    if "data_options" in options:  # the run's data options change the recipe's, key by key
+        options = {**options, "data_options": data_options({**fields.get("data_options", {}),
+                                                            **options["data_options"]})}
+    elif "data_options" in fields:
+        fields["data_options"] = data_options(fields["data_options"])
     return RunConfig.from_dict({**fields, **options, "arch": arch, "recipe": name})
+
+
+def data_options(options: dict) -> dict:
+    """A run's data options as its key stores them: a whole number is an int (4.0 -> 4), so that a page's
+    `thinness=4.0` and the command line's `--data-option thinness=4` name the same run."""
+    return {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in dict(options).items()}
 
 
 def init_of(profile: str, name: str, arch: str, root: Path | None = None) -> tuple[str, str] | None:
@@ -169,4 +183,4 @@ def differences(profile: str, other: str, name: str, root: Path | None = None) -
 
 
 __all__ = ["EXTRA_KEYS", "OVERRIDES_ENV", "TUNED_FROM", "recipes_path", "overrides", "load", "recipe_names",
-           "recipe", "config", "init_of", "describe", "differences"]
+           "recipe", "config", "data_options", "init_of", "describe", "differences"]

@@ -126,3 +126,35 @@ def test_loader_with_persistent_workers_runs_epochs(synthetic_small):
     assert sorted(sum(epochs[0], [])) == sorted(data.labels)
     evaluation = build_loader(data, batch_size=5, train=False, num_workers=0)
     assert [len(t["boxes"]) for _, t in evaluation] == [5, 5, 5, 1]  # in order, nothing dropped
+
+
+def test_a_selected_set_is_rendered_once_with_the_same_scenes_and_random_state(monkeypatch):
+    import drnlib.data.synthetic as synthetic
+
+    on_demand = SyntheticScenes("train", "localize", num_samples=12, image_size=32, thinness=3)
+    expected = [on_demand[i] for i in range(5)]
+    torch.manual_seed(0)
+    expected_draw = torch.rand(3)
+    torch.manual_seed(0)
+    selected = SyntheticScenes("train", "localize", num_samples=12, image_size=32, thinness=3).select(limit=5)
+    assert torch.equal(torch.rand(3), expected_draw)  # rendering drew nothing from the global random state
+    calls = []
+    monkeypatch.setattr(SyntheticScenes, "render", lambda self, i: calls.append(i))
+    assert len(selected) == 5
+    for (image, target), (wanted_image, wanted) in zip((selected[i] for i in range(5)), expected):
+        assert torch.equal(image, wanted_image) and target["label"] == wanted["label"]
+        assert torch.equal(target["boxes"], wanted["boxes"])
+    assert calls == []  # read from memory: no scene rendered again
+    monkeypatch.undo()
+    monkeypatch.setattr(synthetic, "RENDER_BUDGET", 0)  # too large a set is rendered on demand, as before
+    assert SyntheticScenes("train", num_samples=12, image_size=32).select(limit=5)._cache is None
+
+
+def test_scenes_rendered_by_worker_processes_equal_those_of_this_process():
+    from drnlib.data.synthetic import render_processes
+
+    alone = SyntheticScenes("val", "segment", num_samples=6, image_size=32).precompute(num_workers=0)
+    workers = SyntheticScenes("val", "segment", num_samples=6, image_size=32).precompute(num_workers=2)
+    for i in range(6):
+        assert all(torch.equal(a, b) for a, b in zip(alone[i], workers[i]))
+    assert render_processes(100) == 0  # a few scenes: no processes to start

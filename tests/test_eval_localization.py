@@ -81,6 +81,9 @@ def test_meter_top1_top5_rules():
     assert low["loc_top1_error"] == 50.0 and low["loc_top5_error"] == 0.0 and low["box_error"] == 0.0
     assert high["loc_top1_error"] == 100.0 and high["loc_top5_error"] == 100.0  # 0.5 > 0.6 fails: empty mask
     assert best_threshold([high, low])["threshold"] == 0.2
+    single = LocalizationMeter(0.2)  # per image: image 1's box is right although its top-1 class is wrong
+    single.update(scores, dense, labels, gt, sizes)
+    assert single.per_image() == {"loc_top1_wrong": [0, 1], "loc_top5_wrong": [0, 0], "box_wrong": [0, 0]}
 
 
 class DenseModel(torch.nn.Module):

@@ -1,28 +1,89 @@
-"""The small-and-thin-objects experiment (drnlib.pages.thin_objects, book/thin_objects.py): the swept conditions really
-change the objects' size and thinness, the summaries compute what the page claims, and a run on generated scenes is
-trained once, keyed by the scene options, and localized with a cached threshold sweep."""
+"""The small-and-thin-objects page (drnlib.pages.thin_objects, book/thin_objects.py): its parameters are checked, its
+runs are data the command line trains identically, the swept conditions really change the objects' size and
+thinness, the per-scene errors add up to the runs' scores, and DRN-43's rule decides what the numbers say."""
 
 import json
-import math
+import shlex
 
 import pandas as pd
 import pytest
 import torch
 
+import drnlib.train
+from drnlib import runs
+from drnlib.cli import main
 from drnlib.errors import ParameterError
-from drnlib.pages.thin_objects import (at_level, compare, degradation, mask_geometry, object_geometry,
-                                       paired_difference, predicted_box, scene_options, scene_sets, train_and_evaluate,
-                                       train_run)
-from drnlib.train import RunConfig
+from drnlib.pages import checked, needed_runs
+from drnlib.pages.thin_objects import (condition_options, conditions, degradation, drn43, example_scene,
+                                       mask_geometry, measure, object_geometry, per_condition, predicted_box, rises,
+                                       specs)
+from drnlib.params import read_params
+from drnlib.provenance import repo_root
 
 SIZE = 64
+ARCHS = ["resnet18", "drn_a_18", "drn_c_26"]
 
 
-def geometry(scale, thinness, count=16):
-    return object_geometry(scene_options(SIZE, 8, 0.5, scale, thinness, seed=0), count)
+def params(profile="smoke", **values):
+    return checked("thin_objects", {**read_params(repo_root(), profile, "thin_objects"), **values})
+
+
+# The page's parameters and runs.
+
+
+def test_the_parameters_are_checked_with_one_line_each():
+    p = params(seeds="2,0,2", scales=[0.25, 0.5])  # papermill passes lists as text
+    assert p.seeds == [2, 0] and p.scales == [0.25, 0.5]
+    assert conditions(p) == [(0.5, 1.0), (0.25, 1.0), (0.5, 4.0), (0.25, 4.0)]  # easy to hard, whatever the order
+    for values, message in [({"archs": ["resnet18", "drn_a_18"]}, "drn_c_26"), ({"scales": [0.5]}, "at least 2"),
+                            ({"scales": [0.5, 0.5]}, "distinct"), ({"thinness": [0.5, 2]}, "between"),
+                            ({"seeds": [-1]}, ">= 0"), ({"recipe": "drn_classifier"}, "unknown value"),
+                            ({"archs": ["resnet18", "drn_a_18", "drn_c_26", "drn_q_99"]}, "drn_q_99")]:
+        with pytest.raises(ParameterError, match=message):
+            params(**values)
+
+
+def test_every_condition_seed_and_network_is_one_run_of_the_recipe():
+    p = params("mini")
+    wanted = needed_runs("thin_objects", p)
+    assert len(wanted) == len(set(wanted)) == len(p.scales) * len(p.thinness) * len(p.seeds) * len(p.archs) == 108
+    folders = {runs.config("mini", spec).out_dir for spec in wanted}
+    assert len(folders) == 108  # every run has its own folder
+    cfg = runs.config("mini", specs(p)[("drn_a_18", 0.1, 8.0, 2)])
+    assert cfg.seed == 2 and cfg.recipe == "thin_objects" and cfg.limit_train == 10000 and cfg.holdout == 500
+    assert cfg.data_options == {"image_size": 96, "num_classes": 8, "clutter": 0.5, "num_samples": 10500,
+                                "object_scale": 0.1, "thinness": 8, "seed": 2}
+
+
+def test_the_command_line_trains_the_run_the_page_finds(monkeypatch):
+    trained = []
+    monkeypatch.setattr(drnlib.train, "fit", lambda cfg: trained.append(cfg) or {})
+    spec = runs.RunSpec("thin_objects", "drn_a_18", seed=1, data_options=condition_options(0.25, 4.0, 1))
+    expected = runs.config("mini", spec)
+    assert main(["train", "--profile", "mini", "--recipe", "thin_objects", "--arch", "drn_a_18", "--seed", "1",
+                 "--data-option", "object_scale=0.25", "--data-option", "thinness=4", "--data-option", "seed=1"]) == 0
+    command = shlex.split(runs.command("mini", spec))  # what `python -m drnlib runs --commands` prints
+    assert main(command[command.index("drnlib") + 1:]) == 0
+    assert main(["train", "--profile", "mini", "--recipe", "thin_objects", "--arch", "drn_a_18", "--seed", "1",
+                 "--data-option", "object_scale=0.25", "--data-option", "thinness=4.0", "--data-option",
+                 "seed=1"]) == 0  # a whole number written as a float is the same run
+    assert [cfg.out_dir for cfg in trained] == [expected.out_dir] * 3
+    assert trained[0].data_options == expected.data_options and trained[0].data_options["image_size"] == 96
+
+
+def test_a_recipe_whose_scenes_cannot_serve_the_page_is_refused(monkeypatch):
+    for change, message in [({"limit_train": 100}, "num_samples"), ({"holdout": 0}, "holdout")]:
+        monkeypatch.setenv("DRNLIB_RECIPE_OVERRIDES", json.dumps({"thin_objects": change}))
+        with pytest.raises(ParameterError, match=message):
+            needed_runs("thin_objects", params())
 
 
 # What the conditions do to the objects.
+
+
+def geometry(scale, thinness, count=16):
+    options = dict(image_size=SIZE, num_classes=8, clutter=0.5, object_scale=scale, thinness=thinness, seed=0)
+    return object_geometry(options, count)
 
 
 def test_mask_geometry_measures_a_bar_and_a_pixel():
@@ -62,95 +123,134 @@ def test_thinness_sets_the_width_but_not_the_length():
     assert ((bars.width > 2) & (bars.width < 4.5) & (bars.elongation > 5)).all()
 
 
-def test_impossible_scene_options_and_counts_are_refused():
-    with pytest.raises(ParameterError, match="thinness"):
-        scene_options(32, 8, 0.5, 0.3, thinness=0.5)
-    with pytest.raises(ParameterError, match="val_scenes"):
-        scene_sets(scene_options(32), train_scenes=8, val_scenes=0, threshold_scenes=8)
+# The summaries and DRN-43's rule.
 
 
-# The summaries behind the claims.
-
-
-def sweep_frame():
-    """Two networks, two seeds, 2 x 2 conditions; errors built so that every summary has a known value."""
+def per_scene(fraction, seeds=(0, 1), count=40):
+    """A per-scene frame: network `arch` misses the first fraction(arch, scale, thinness) of the scenes."""
     rows = []
-    for arch, slope in (("weak", 20.0), ("strong", 5.0)):
-        for seed in (0, 1):
+    for arch in ARCHS:
+        for seed in seeds:
             for scale in (0.5, 0.25):
                 for thinness in (1.0, 4.0):
-                    error = 10 + slope * ((scale == 0.25) + 2 * (thinness == 4.0)) + seed
-                    rows.append({"arch": arch, "seed": seed, "object_scale": scale, "thinness": thinness,
-                                 "top1_error": error, "box_error": error + 1})
+                    wrong = round(count * fraction(arch, scale, thinness))
+                    rows += [{"arch": arch, "seed": seed, "object_scale": scale, "thinness": thinness, "scene": i,
+                              "top1_error": 100.0 * (i < wrong), "box_error": 100.0 * (i < wrong // 2),
+                              "loc_top1_error": 100.0 * (i < wrong)} for i in range(count)]
     return pd.DataFrame(rows)
 
 
+def drn_loses_less(arch, scale, thinness):
+    slope = 0.4 if arch == "resnet18" else 0.1
+    return 0.1 + slope * (scale == 0.25) + slope * (thinness == 4.0)
+
+
 def test_degradation_is_the_error_rise_towards_smaller_and_thinner_objects():
-    frame = sweep_frame()
-    rise_scale = degradation(frame, "top1_error", "object_scale")
-    assert rise_scale[("weak", 0)] == 20 and rise_scale[("strong", 1)] == 5
-    rise_thin = degradation(frame, "top1_error", "thinness")
-    assert rise_thin[("weak", 1)] == 40 and rise_thin[("strong", 0)] == 10
+    scenes = per_scene(drn_loses_less)
+    rise_scale = degradation(scenes, "top1_error", "object_scale")
+    assert len(rise_scale) == 3 * 2 * 40  # one value per (arch, seed, scene)
+    per_arch = rise_scale.groupby(level="arch").mean()
+    assert per_arch["resnet18"] == pytest.approx(40) and per_arch["drn_a_18"] == pytest.approx(10)
+    per_run = scenes.groupby(["arch", "seed", "object_scale", "thinness"], as_index=False)["top1_error"].mean()
+    assert degradation(per_run, "top1_error", "thinness")[("resnet18", 1)] == pytest.approx(40)  # a per-run frame
+    assert rises(scenes, ARCHS)["top1_error"]["thinness"] == pytest.approx(
+        {"resnet18": 40, "drn_a_18": 10, "drn_c_26": 10})
     with pytest.raises(ParameterError, match="two levels"):
-        degradation(frame[frame.thinness == 1.0], "top1_error", "thinness")
+        degradation(scenes[scenes.thinness == 1.0], "top1_error", "thinness")
     with pytest.raises(ParameterError, match="unknown factor"):
-        degradation(frame, "top1_error", "clutter")
-    # at one level, averaged over the other factor: the weak network at scale 0.25, seed 0: (30 + 70) / 2
-    assert at_level(frame, "top1_error", "object_scale", 0.25)[("weak", 0)] == 50
+        degradation(scenes, "top1_error", "clutter")
 
 
-def test_compare_pairs_by_seed_and_counts_noise():
-    frame = sweep_frame()
-    result = compare(degradation(frame, "top1_error", "object_scale"), "weak", "strong")
-    assert result["weak"] == 20 and result["strong"] == 5 and result["difference"] == 15
-    assert result["seeds"] == 2 and result["difference_se"] == 0 and result["holds"]
-    assert not compare(degradation(frame, "top1_error", "object_scale"), "strong", "weak")["holds"]
-    noisy = paired_difference(pd.Series([1.0, -0.5, 1.2]), pd.Series([0.0, 0.0, 0.0]))
-    assert noisy["mean"] > 0 and not noisy["positive"]  # within twice its standard error
-    single = paired_difference(pd.Series([0.3]), pd.Series([0.1]))
-    assert single["positive"] and single["seeds"] == 1 and math.isnan(single["se"])
-    with pytest.raises(ParameterError, match="no seed"):
-        paired_difference(pd.Series([1.0], index=[0]), pd.Series([1.0], index=[1]))
+def test_drn43_holds_fails_or_stays_open_as_the_numbers_say():
+    verdict, parts = drn43(per_scene(drn_loses_less), "test")
+    assert verdict.verdict == "holds" and verdict.claim == "DRN-43"
+    assert verdict.margin == pytest.approx(30) and verdict.interval[0] > 0  # 40 - 10 points, the weakest of four
+    assert "ResNet-18 +40.0, DRN-A-18 +10.0, DRN-C-26 +10.0" in verdict.ours
+    assert len(parts) == 3 * 2 * 2 and parts["decides DRN-43"].sum() == 4
+    assert set(parts["margin per seed"]) == {"+30.0, +30.0", "+15.0, +15.0"}  # top-1; box errors: half the scenes
+
+    def c26_loses_more(arch, scale, thinness):
+        return 0.1 + (0.6 if arch == "drn_c_26" else 0.2) * (scale == 0.25)
+
+    assert drn43(per_scene(c26_loses_more), "test")[0].verdict == "does not hold"  # one comparison is enough
+    equal, _ = drn43(per_scene(lambda arch, scale, thinness: 0.2 + 0.3 * (scale == 0.25)), "test")
+    assert equal.verdict == "not resolved" and equal.margin == 0
 
 
-# Training and localization on generated scenes.
+def test_per_condition_shows_the_mean_and_spread_over_seeds():
+    frame = pd.DataFrame({"arch": ["resnet18"] * 4, "seed": [0, 1, 0, 1], "object_scale": [0.5, 0.5, 0.25, 0.25],
+                          "thinness": [1.0] * 4, "top1_error": [10.0, 20.0, 30.0, 30.0]})
+    table = per_condition(frame, "top1_error", ["resnet18"])
+    assert table.loc[("1", "0.5"), "ResNet-18"] == "15.0 ± 7.1" and table.loc[("1", "0.25"), "ResNet-18"] == "30.0 ± 0.0"
+
+
+# Runs on generated scenes: their per-scene errors, held-out threshold and pictures.
+
+
+RECIPE = """\
+thin_objects:
+  dataset: synthetic
+  task: classify
+  epochs: 1
+  batch_size: 8
+  lr: 0.05
+  limit_train: 8
+  holdout: 6
+  limit_val: 10
+  val_every: 0
+  crop_size: 32
+  data_options: {image_size: 32, num_classes: 4, clutter: 0.5, num_samples: 14}
+  workers: 0
+  device: cpu
+  progress: false
+"""
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sweep")
-    recipe = RunConfig(epochs=1, batch_size=8, lr=0.05, workers=0, device="cpu", progress=False)
-    sets = scene_sets(scene_options(32, 4, 0.5, 0.4, 2.0, seed=3), train_scenes=8, val_scenes=8, threshold_scenes=8)
-    row, run = train_and_evaluate("resnet_cifar_20", recipe, "smoke", sets, root=root)
-    return root, recipe, sets, row, run
+    """Two conditions of one seed with a CIFAR ResNet (fast), in a book of their own."""
+    root = tmp_path_factory.mktemp("book")
+    (root / "params" / "smoke").mkdir(parents=True)
+    (root / "params" / "smoke" / "recipes.yaml").write_text(RECIPE)
+    keys = [("resnet_cifar_20", 0.5, 1.0, 3), ("resnet_cifar_20", 0.25, 4.0, 3)]
+    wanted = {key: runs.RunSpec("thin_objects", key[0], seed=3, data_options=condition_options(*key[1:]))
+              for key in keys}
+    done = runs.get_all("smoke", list(wanted.values()), root)
+    return root, {key: done[spec] for key, spec in wanted.items()}
 
 
-def test_a_run_trains_once_on_the_scenes_and_localizes_with_a_held_out_threshold(tiny):
-    root, recipe, sets, row, run = tiny
-    assert row["arch"] == "resnet_cifar_20" and row["seed"] == 3 and run.config.seed == 3
-    assert (row["object_scale"], row["thinness"]) == (0.4, 2.0)
-    for key in ("top1_error", "loc_top1_error", "box_error"):
-        assert 0 <= row[key] <= 100
-    assert row["loc_top1_error"] >= row["box_error"]  # a right top-1 box needs a right box
-    assert json.loads((run.dir / "extra_key.json").read_text()) == sets.key
-    cached = list(run.dir.glob("localize-*.json"))
-    assert len(cached) == 1
-    saved = json.loads(cached[0].read_text())
-    assert saved["threshold"] == row["threshold"] and saved["threshold_images"] == 8 and saved["images"] == 8
-    assert len(saved["threshold_sweep"]) > 1
-    stamp = (run.dir / "checkpoint.pt").stat().st_mtime_ns
-    again, run_again = train_and_evaluate("resnet_cifar_20", recipe, "smoke", sets, root=root)
-    assert again == row and (run_again.dir / "checkpoint.pt").stat().st_mtime_ns == stamp
+def test_the_per_scene_errors_add_up_to_the_runs_scores(tiny, monkeypatch):
+    root, sweep = tiny
+    monkeypatch.setenv("DRNBOOK_ROOT", str(root))
+    frame, scenes = measure(sweep)
+    assert len(frame) == 2 and len(scenes) == 2 * 10
+    for row in frame.itertuples():
+        mine = scenes[(scenes.object_scale == row.object_scale) & (scenes.thinness == row.thinness)]
+        assert mine.scene.tolist() == list(range(10)) and row.val_scenes == 10
+        for metric in ("top1_error", "box_error", "loc_top1_error"):
+            assert mine[metric].mean() == pytest.approx(getattr(row, metric))
+        assert row.threshold_scenes == 6  # the held-out training scenes, not the evaluation ones
+        assert (mine.loc_top1_error >= mine.box_error).all()  # a right top-1 box needs a right box
+    run = sweep[("resnet_cifar_20", 0.5, 1.0, 3)]
+    assert run.config.seed == 3 and run.config.data_options["object_scale"] == 0.5
+    cached = sorted(run.dir.glob("eval-*.json"))
+    assert len(cached) == 1  # runs.evaluate's cache: measuring again evaluates nothing
+    stamp = cached[0].stat().st_mtime_ns
+    again, _ = measure(sweep)
+    assert again.equals(frame) and cached[0].stat().st_mtime_ns == stamp
 
 
-def test_other_scenes_are_another_run_and_the_paper_profile_trains_in_process(tiny):
-    root, recipe, sets, row, run = tiny
-    thinner = scene_sets({**sets.options, "thinness": 4.0}, train_scenes=8, val_scenes=8, threshold_scenes=8)
-    config = run.config.replace(out_dir="runs/run", resume=False)
-    assert train_run(config, "smoke", thinner, root=root).dir != run.dir
-    paper = train_run(config, "paper", sets, root=root)  # no torchrun command: the CLI cannot build these scenes
-    assert paper.dir.parent == root / "runs" / "paper" and paper.result["epochs"] == 1
-    assert train_run(config, "paper", sets, root=root).result == paper.result
+def test_the_example_scene_is_the_runs_own_evaluation_scene(tiny, monkeypatch):
+    root, sweep = tiny
+    monkeypatch.setenv("DRNBOOK_ROOT", str(root))
+    run = sweep[("resnet_cifar_20", 0.25, 4.0, 3)]
+    image, label, box, whole = example_scene(run, 2)
+    assert image.shape == (3, 32, 32) and image.dtype == torch.uint8 and label == 2 % 4
+    assert whole.shape == (3, 32, 32) and whole.dtype == torch.float32
+    assert 0 <= box[0] < box[2] <= 32 and 0 <= box[1] < box[3] <= 32
+    predicted, side = predicted_box(run.model(task="dense"), whole, label, threshold=0.0)
+    assert side == 8  # a CIFAR ResNet keeps 1/4 of 32 px
+    assert predicted is None or (0 <= predicted[0] < predicted[2] <= 32 and 0 <= predicted[1] < predicted[3] <= 32)
 
 
 class FixedMaps(torch.nn.Module):
@@ -168,13 +268,3 @@ def test_predicted_box_is_the_box_of_the_cells_where_the_class_wins():
     assert side == 4 and box == [16.0, 8.0, 32.0, 16.0]
     assert predicted_box(FixedMaps(), image, label=1, threshold=0.999)[0] is None  # softmax 0.987 < t
     assert predicted_box(FixedMaps(), image, label=2, threshold=0.0)[0] is None  # class 2 wins no cell
-
-
-def test_predicted_box_with_a_trained_run(tiny):
-    root, recipe, sets, row, run = tiny
-    (crops, whole), target = sets.val_boxes[0]
-    model = run.model(task="dense")
-    box, side = predicted_box(model, whole, target["label"], row["threshold"])
-    with torch.no_grad():
-        assert side == model(whole[None]).shape[-1] == 8  # a CIFAR ResNet keeps 1/4 of 32 px
-    assert box is None or (0 <= box[0] < box[2] <= 32 and 0 <= box[1] < box[3] <= 32)

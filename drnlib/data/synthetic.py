@@ -15,11 +15,19 @@ Its class label, box and pixel mask come from the same rendered coverage: the ma
 half covered by the object (or, for a sub-pixel object, its most covered pixels) and the box is the mask's
 extent, so box and mask agree exactly.
 
-Shapes are rendered 4x supersampled within their own window, vectorised with numpy (a few ms a sample;
-`precompute()` renders a whole split once, in parallel, and keeps it in memory). Pixels see only
-+ - * / sqrt floor, comparisons and 16-value means in float64, with trigonometry on Python scalars, and all
-randomness comes from numpy's PCG64 seeded by (seed, split, index), so samples are identical across runs and machines.
+Shapes are rendered 4x supersampled within their own window, vectorised with numpy (a few ms a sample at 64 px,
+about 4x that at 128 px). Pixels see only + - * / sqrt floor, comparisons and 16-value means in float64, with
+trigonometry on Python scalars, and all randomness comes from numpy's PCG64 seeded by (seed, split, index), so
+samples are identical across runs, machines and processes.
 Targets follow drnlib's convention; for `task="segment"` the mask holds 0 = background and k + 1 for class k.
+
+Sizes. `num_samples` is the size of every split (default: 10,000 train, 2,000 val and test). Since scene i of a
+split does not depend on it, a training run takes its scenes with its limits (drnlib.train.tasks): the first
+limit_train + holdout scenes of "train" (the last `holdout` of them held out to choose the localization
+threshold) and the first limit_val of "val"; num_samples need only be at least as large (a recipe sets it to
+limit_train + holdout). `select()` fixes which scenes a set holds; the set is then rendered into memory at once, in
+parallel (`precompute`), when it fits RENDER_BUDGET, since a training run reads every scene once an epoch and
+rendering is the slow part.
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ SUPERSAMPLE = 4
 MAX_DISTRACTORS = 12
 _SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
 _DEFAULT_SIZES = {"train": 10000, "val": 2000, "test": 2000}
+RENDER_BUDGET = 2 * 2**30  # bytes (images and masks) up to which select() renders a set into memory
+RENDER_ALONE = 512  # scenes up to which this process renders them faster than starting worker processes
 
 
 def _upsample(grid: np.ndarray, size: int) -> np.ndarray:
@@ -103,13 +113,17 @@ class SyntheticScenes(Dataset):
         return self.num_samples
 
     def select(self, limit: int | None = None, per_class: int | None = None) -> "SyntheticScenes":
-        """Keep the first `limit` samples (classes cycle with the index, so any slice is balanced)."""
+        """Keep the first `limit` samples (classes cycle with the index, so any slice is balanced), then render
+        them into memory (`precompute`, with `render_processes` processes) unless they are already or would take
+        more than RENDER_BUDGET bytes: what a run selects, it reads every epoch."""
         if per_class is not None:
             limit = per_class * self.num_object_classes if limit is None else min(limit, per_class * self.num_object_classes)
         if limit is not None:
             self.num_samples = min(self.num_samples, int(limit))
             if self._cache is not None:
                 self._cache = tuple(t[: self.num_samples] for t in self._cache)
+        if self._cache is None and self.num_samples * 4 * self.image_size**2 <= RENDER_BUDGET:
+            self.precompute(render_processes(self.num_samples))
         return self
 
     @property
@@ -239,11 +253,13 @@ class SyntheticScenes(Dataset):
         self._paint(canvas, window, inside, paint)
 
     def precompute(self, num_workers: int = 0) -> "SyntheticScenes":
-        """Render every sample once (with `num_workers` processes) and keep them in memory for fast epochs."""
+        """Render every sample once (with `num_workers` processes) and keep them in memory for fast epochs (uint8
+        images and bool masks: 4 x image_size² bytes a scene). The same samples as rendered on demand; the global
+        random state is left as it was (a run seeds its weights after building its data)."""
         from torch.utils.data import DataLoader
 
         self._cache = None
-        loader = DataLoader(_Renders(self), batch_size=256, num_workers=num_workers)
+        loader = DataLoader(_Renders(self), batch_size=64, num_workers=num_workers, generator=torch.Generator())
         parts = list(zip(*loader))
         self._cache = (torch.cat(parts[0]), torch.cat(parts[1]), torch.cat(parts[2]), torch.cat(parts[3]))
         return self
@@ -281,6 +297,19 @@ class SyntheticScenes(Dataset):
             f"SyntheticScenes(split={self.split!r}, task={self.task!r}, n={self.num_samples}, size={self.image_size}, "
             f"classes={self.num_object_classes}, scale={self.object_scale}, thinness={self.thinness}, clutter={self.clutter})"
         )
+
+
+def render_processes(count: int) -> int:
+    """Worker processes to render `count` scenes with: none for a few scenes (or inside a worker process, which may
+    not start its own); else the CPUs this process may use, shared among the processes of a torchrun run."""
+    import multiprocessing
+    import os
+
+    if count <= RENDER_ALONE or multiprocessing.current_process().daemon:
+        return 0
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cpus //= max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return min(cpus, -(-count // 64)) if cpus > 1 else 0
 
 
 class _Renders(Dataset):

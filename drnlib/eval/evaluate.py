@@ -70,8 +70,8 @@ def evaluate(model: torch.nn.Module, loader, task: str, *, num_classes: int | No
     localize: top1_error / top5_error of the classification, and for a single threshold loc_top1_error,
               loc_top5_error, box_error, threshold; for a list of thresholds "sweep" (one row each) and "best".
     Every task (but a threshold sweep) also returns "per_image": what each image contributed, in the data set's
-    order (top1_wrong / top5_wrong / loc_top1_wrong / loc_top5_wrong: 0 or 1; confusion: C x C per image), from
-    which drnlib.paper computes the uncertainty of a claim.
+    order (top1_wrong / top5_wrong / loc_top1_wrong / loc_top5_wrong / box_wrong: 0 or 1; confusion: C x C per
+    image), from which drnlib.paper computes the uncertainty of a claim.
     In a torch.distributed run every process evaluates its own shard and the counts are summed.
     """
     if task not in TASKS:

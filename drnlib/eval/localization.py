@@ -130,7 +130,7 @@ class LocalizationMeter:
         self.top5 = torch.zeros(t, dtype=torch.int64, device=device)
         self.box = torch.zeros(t, dtype=torch.int64, device=device)
         self.count = torch.zeros((), dtype=torch.int64, device=device)
-        self.hits: list[torch.Tensor] = []  # one threshold: per image N x 2 (top-1, top-5 localization correct)
+        self.hits: list[torch.Tensor] = []  # one threshold: per image N x 3 (top-1, top-5 localization, box correct)
 
     def update(self, class_scores, dense, labels, gt_boxes, image_sizes) -> None:
         device = dense.device
@@ -149,16 +149,18 @@ class LocalizationMeter:
         self.top5 += (ok & right5).sum(dim=1)
         self.count += labels.numel()
         if len(self.thresholds) == 1:
-            self.hits.append(torch.stack([(ok & right1)[0], (ok & right5)[0]], dim=1))
+            self.hits.append(torch.stack([(ok & right1)[0], (ok & right5)[0], ok[0]], dim=1))
 
     def per_image(self) -> dict:
-        """{"loc_top1_wrong": [...], "loc_top5_wrong": [...]} per image (one threshold only; {} for a sweep)."""
+        """{"loc_top1_wrong": [...], "loc_top5_wrong": [...], "box_wrong": [...]} per image, 0 or 1 (one threshold
+        only; {} for a sweep); box_wrong: the true class's box misses, whatever the prediction (`box_error`)."""
         from drnlib.eval.metrics import gather_per_image
 
         hits = gather_per_image(self.hits)
         if hits is None:
             return {}
-        return {"loc_top1_wrong": (~hits[:, 0]).int().tolist(), "loc_top5_wrong": (~hits[:, 1]).int().tolist()}
+        return {"loc_top1_wrong": (~hits[:, 0]).int().tolist(), "loc_top5_wrong": (~hits[:, 1]).int().tolist(),
+                "box_wrong": (~hits[:, 2]).int().tolist()}
 
     def all_reduce(self) -> None:
         for tensor in (self.top1, self.top5, self.box, self.count):

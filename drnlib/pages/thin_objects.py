@@ -1,142 +1,274 @@
-"""Small and thin objects, measured: classifiers trained and evaluated on synthetic scenes across object scale and
-thinness (the experiment of the book page book/thin_objects.py).
+"""Small and thin objects, measured (beyond the papers; the book page book/thin_objects.py): ResNet-18, DRN-A-18 and
+DRN-C-26 trained from scratch on generated scenes (drnlib.data.SyntheticScenes) over a grid of object scale x
+thinness, and the DRN paper's motivation (claim DRN-43, DRN Sec. 1-2) decided on how their errors rise from the
+easiest to the hardest condition.
 
-    options = scene_options(image_size=96, object_scale=0.25, thinness=3, seed=0)
-    sets = scene_sets(options, train_scenes=8000, val_scenes=1000, threshold_scenes=500)
-    row, run = train_and_evaluate("drn_a_18", recipe, "mini", sets)  # top-1 error, localization errors, threshold
-    geometry = object_geometry(options, count=200)                    # what "small" and "thin" measure in pixels
-    compare(degradation(frame_of_rows, "top1_error", "object_scale"), "resnet18", "drn_a_18")  # a claim's numbers
+    p = start("thin_objects", globals())       # the page's knobs, checked with RULES below
+    sweep = trained(p)                         # {(arch, scale, thinness, seed): Run}, found or trained (drnlib.runs)
+    frame, scenes = measure(sweep)             # one row per run; one row per (run, evaluation scene)
+    verdict, parts = drn43(scenes, scale_note(p, frame))      # the claim's verdict and its comparisons
+    object_geometry(scene_options(p, 0.25, 4, seed=0), 200)   # what "small" and "thin" are in pixels
 
-Each (condition, seed) has its own scenes (drnlib.data.SyntheticScenes; the seed seeds the scenes and the run):
-  train      split "train", classification, random flips: what every architecture trains on, with one recipe
-  val        split "val", classification: the run's final evaluation (top-1 error)
-  val_boxes  the same "val" scenes with their boxes: DRN Sec. 5.2 weakly-supervised localization
-  threshold  split "test", with boxes: scenes no network trains or is evaluated on, where the localization
-             threshold is chosen (the paper leaves it open; we choose it on held-out images, never on "val")
-Runs go through drnlib.experiments.trained, keyed by the recipe AND the scene options, so a later build finds them.
+Every run is data: the `thin_objects` recipe of params/<profile>/recipes.yaml (the scenes' image size, classes,
+clutter and counts; the training) and, for one condition and seed,
+    RunSpec("thin_objects", arch, seed=s, data_options={"object_scale": x, "thinness": t, "seed": s}),
+whose data options change the recipe's key by key (drnlib.recipes.config), so
+    python -m drnlib train --profile mini --recipe thin_objects --arch drn_a_18 --seed 1 \\
+        --data-option object_scale=0.25 --data-option thinness=4 --data-option seed=1
+trains the run the page finds (`runs.command` prints it). A run's scenes (drnlib.data.synthetic, "Sizes"):
+  training   the first limit_train scenes of split "train"
+  held out   the next `holdout` scenes of "train": the localization threshold is chosen on them
+             (runs.evaluate(run, task="localize"); the paper leaves the threshold open, and this book never
+             chooses it on the evaluation scenes)
+  evaluation the first limit_val scenes of split "val": top-1 error (the run's own evaluation) and DRN Sec. 5.2
+             weakly-supervised localization (the box of the class's dense map; right when IoU > 0.5)
+The seed seeds the scenes and the training. Scene i of a seed has the same background, distractors, class, position
+and colour in every condition (its random stream does not depend on scale or thinness; only the object changes),
+and every network of a seed sees the same scenes, so errors are paired scene by scene across conditions and
+networks: the unit of DRN-43's uncertainty is one evaluation scene of one seed.
 """
 
 from __future__ import annotations
-
-import json
-import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
-from drnlib.data import DataLoader, SyntheticScenes, collate, default_transform
+from drnlib import paper, recipes, runs
+from drnlib.data import DataLoader, SyntheticScenes, collate
 from drnlib.errors import ParameterError
-from drnlib.eval import DEFAULT_THRESHOLDS, class_boxes, evaluate, sweep_threshold
-from drnlib.experiments import Run, settings_key, trained
-from drnlib.train import RunConfig, resolve_device
-from drnlib.train.checkpoint import atomic_write_json
+from drnlib.eval import class_boxes
+from drnlib.pages.drn_classification import pretty
+from drnlib.params import between, models, numbers, one_of
 from drnlib.train.tasks import get_task
 
+RECIPES = ("thin_objects",)
+BASELINE = "resnet18"
+DRNS = ("drn_a_18", "drn_c_26")  # the two ways of keeping resolution DRN-43 is decided for
 # The harder end of each factor: smaller objects, thinner objects.
 HARDER = {"object_scale": "min", "thinness": "max"}
+# The errors measured on every evaluation scene (in %: 0 or 100 per scene). DRN-43 is about recognition
+# ("accuracy as objects get smaller or thinner"), so its verdict is decided on the top-1 error; the localization
+# error is measured the same way and shown beside it.
+MEASURES = {"top1_error": "top-1 error", "box_error": "localization error", "loc_top1_error": "top-1 loc. error"}
+VERDICT_MEASURE = "top1_error"
 
 
-def scene_options(image_size: int = 64, num_classes: int = 8, clutter: float = 0.5, object_scale: float = 0.3,
-                  thinness: float = 1.0, seed: int = 0) -> dict:
-    """The SyntheticScenes options of one condition (checked by building a one-scene set)."""
-    options = dict(image_size=int(image_size), num_classes=int(num_classes), clutter=float(clutter),
-                   object_scale=float(object_scale), thinness=float(thinness), seed=int(seed))
-    SyntheticScenes("val", num_samples=1, **options)  # ParameterError on impossible values
-    return options
+def _levels(kind, low, high, at_least):
+    """A list parameter of distinct levels (repeats dropped, order kept), each of `kind` in [low, high]."""
+    parse = numbers(kind, low, high, at_least)
+
+    def rule(name, value):
+        levels = list(dict.fromkeys(parse(name, value)))
+        if len(levels) < at_least:
+            raise ParameterError(f"parameter {name}={value!r}: needs at least {at_least} distinct value(s)")
+        return levels
+    return rule
 
 
-@dataclass
-class SceneSets:
-    options: dict
-    train: SyntheticScenes
-    val: SyntheticScenes
-    val_boxes: SyntheticScenes
-    threshold: SyntheticScenes
-
-    @property
-    def key(self) -> dict:
-        """What, besides the run's recipe, changes the trained weights and the evaluation (joins the run's key)."""
-        return {"scenes": {**self.options, "train_scenes": len(self.train), "val_scenes": len(self.val)}}
+def _claim_archs(name, value):
+    names = models()(name, value)
+    missing = [a for a in (BASELINE, *DRNS) if a not in names]
+    if missing:
+        raise ParameterError(f"parameter {name}: must include {BASELINE}, {', '.join(DRNS)} (DRN-43 compares "
+                             f"them); missing {', '.join(missing)}")
+    return names
 
 
-def localize_transform(image_size: int):
-    """The engine's localization view of a scene (drnlib.train.tasks.Localization): the class from the normalised
-    image, the box from the dense map of the same image."""
-    return get_task("localize").eval_transform(RunConfig(dataset="synthetic", crop_size=image_size))
+RULES = {"thin_objects": {
+    "archs": _claim_archs,
+    "scales": _levels(float, 0.01, 1.0, at_least=2),  # a degradation needs an easy and a hard level
+    "thinness": _levels(float, 1.0, 100.0, at_least=2),
+    "seeds": _levels(int, 0, None, at_least=1),
+    "geometry_scenes": between(1, 100_000),
+    "recipe": one_of(*RECIPES),
+}}
 
 
-def scene_sets(options: dict, train_scenes: int, val_scenes: int, threshold_scenes: int,
-               workers: int = 0) -> SceneSets:
-    """Render the scenes of one condition once, into memory (`workers` processes)."""
-    for name, count in (("train_scenes", train_scenes), ("val_scenes", val_scenes),
-                        ("threshold_scenes", threshold_scenes)):
-        if count < 1:
-            raise ParameterError(f"{name} must be >= 1, got {count}")
-    boxes = localize_transform(options["image_size"])
-
-    def scenes(split, task, transform, count):
-        return SyntheticScenes(split, task, transform, num_samples=count, **options).precompute(workers)
-
-    return SceneSets(
-        options=dict(options),
-        train=scenes("train", "classify", default_transform("synthetic", "train", "classify"), train_scenes),
-        val=scenes("val", "classify", default_transform("synthetic", "val", "classify"), val_scenes),
-        val_boxes=scenes("val", "localize", boxes, val_scenes),
-        threshold=scenes("test", "localize", boxes, threshold_scenes),
-    )
+# The runs.
 
 
-def train_run(config: RunConfig, profile: str, sets: SceneSets, root=None) -> Run:
-    """`experiments.trained` on these scenes. The CLI cannot build scenes with these options, and this experiment's
-    paper profile is a larger mini (it is beyond the papers), so even that profile trains in-process."""
-    return trained(config, profile, root=root, extra_key=sets.key, in_process=True, train_set=sets.train,
-                   val_set=sets.val)
+def conditions(p) -> list[tuple[float, float]]:
+    """(object_scale, thinness) of every condition, from the easiest (largest, thickest) to the hardest."""
+    return [(s, t) for t in sorted(p.thinness) for s in sorted(p.scales, reverse=True)]
 
 
-def localize(run: Run, sets: SceneSets, batch_size: int, workers: int = 0, device: str = "auto") -> dict:
-    """DRN Sec. 5.2 on the evaluation scenes, with the threshold swept on the threshold scenes; cached in the run's
-    folder. Returns drnlib.eval's localization scores plus the sweep."""
-    key = settings_key({"val": len(sets.val_boxes), "threshold": len(sets.threshold), "options": sets.options,
-                        "thresholds": list(DEFAULT_THRESHOLDS), "epochs": run.result.get("epochs")})
-    path = run.dir / f"localize-{key}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
-    device = resolve_device(device)
-    model = run.model(task="dense", device=device)
-    channels_last = run.config.channels_last and device.type == "cuda"
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    common = dict(num_classes=run.result["num_classes"], device=device, amp=run.config.amp,
-                  channels_last=channels_last)
-    task = get_task("localize")
-
-    def loader(scenes):
-        return DataLoader(scenes, batch_size=batch_size, shuffle=False, num_workers=workers,
-                          collate_fn=task.collate, pin_memory=device.type == "cuda")
-
-    sweep = sweep_threshold(model, loader(sets.threshold), **common)
-    scores = evaluate(model, loader(sets.val_boxes), "localize", thresholds=sweep["threshold"], **common)
-    result = {**scores, "threshold_images": len(sets.threshold), "threshold_sweep": sweep["sweep"]}
-    atomic_write_json(path, result)
-    return result
+def condition_options(scale: float, thinness: float, seed: int) -> dict:
+    """The data options of one condition and seed, as a run's key stores them (drnlib.recipes.data_options)."""
+    return recipes.data_options({"object_scale": float(scale), "thinness": float(thinness), "seed": int(seed)})
 
 
-def train_and_evaluate(arch: str, recipe: RunConfig, profile: str, sets: SceneSets, root=None) -> tuple[dict, Run]:
-    """Train `arch` on the scenes with `recipe` (its seed is the scenes' seed) and evaluate it: (one row of
-    results, the run)."""
-    config = recipe.replace(arch=arch, dataset="synthetic", task="classify", crop_size=sets.options["image_size"],
-                            seed=sets.options["seed"], holdout=0, val_every=0)
-    run = train_run(config, profile, sets, root)
-    loc = localize(run, sets, recipe.eval_batch_size or recipe.batch_size, recipe.workers, recipe.device)
-    row = {
-        "arch": arch, "object_scale": sets.options["object_scale"], "thinness": sets.options["thinness"],
-        "seed": sets.options["seed"], "top1_error": run.result["val"]["top1_error"],
-        "loc_top1_error": loc["loc_top1_error"], "box_error": loc["box_error"], "threshold": loc["threshold"],
-        "train_seconds": run.result["train_seconds"], "run": run.dir.name,
-    }
-    return row, run
+def check_recipe(profile: str, name: str) -> dict:
+    """The recipe's fields, refused with one line when its scenes cannot serve the experiment: generated scenes,
+    a threshold set (holdout > 0), and a train split (num_samples) that holds limit_train + holdout scenes and
+    a val split that holds limit_val."""
+    fields = recipes.recipe(profile, name)
+    options = fields.get("data_options") or {}
+    if fields.get("dataset") != "synthetic" or not fields.get("holdout") or not fields.get("limit_train"):
+        raise ParameterError(f"recipe {name} ({profile}) must train on dataset synthetic with limit_train and a "
+                             "holdout > 0 (the scenes the localization threshold is chosen on)")
+    needed = max(fields["limit_train"] + fields["holdout"], fields.get("limit_val") or 0)
+    if options.get("num_samples", 0) < needed:
+        raise ParameterError(f"recipe {name} ({profile}): data_options num_samples "
+                             f"({options.get('num_samples')}) must be at least limit_train + holdout and "
+                             f"limit_val ({needed}), or the runs train on fewer scenes than the recipe says")
+    return fields
+
+
+def specs(p) -> dict:
+    """{(arch, object_scale, thinness, seed): RunSpec} of the page's sweep, conditions from easy to hard."""
+    check_recipe(p.profile, p.recipe)
+    return {(arch, s, t, seed): runs.RunSpec(p.recipe, arch, seed=seed, data_options=condition_options(s, t, seed))
+            for s, t in conditions(p) for seed in p.seeds for arch in p.archs}
+
+
+def needed_runs(page: str, p) -> list:
+    """The runs the page trains: every network of `archs`, in every condition, for every seed."""
+    return list(specs(p).values())
+
+
+def trained(p) -> dict:
+    """{(arch, object_scale, thinness, seed): finished Run} (drnlib.runs.get_all: found, resumed or trained; at the
+    paper profile a missing run stops the page with the commands that train it)."""
+    wanted = specs(p)
+    done = runs.get_all(p.profile, list(wanted.values()))
+    return {key: done[spec] for key, spec in wanted.items()}
+
+
+def scene_options(p, scale: float, thinness: float, seed: int) -> dict:
+    """The SyntheticScenes options of one condition: the recipe's with the condition's (as its runs have them),
+    without num_samples."""
+    cfg = recipes.config(p.profile, p.recipe, BASELINE, data_options=condition_options(scale, thinness, seed))
+    return {k: v for k, v in cfg.data_options.items() if k != "num_samples"}
+
+
+# What the runs measured.
+
+
+def measure(sweep: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(one row per run: arch, object_scale, thinness, seed, top1_error, box_error, loc_top1_error (%), the
+    localization threshold, training seconds, run folder; one row per run and evaluation scene: the same keys,
+    `scene` (its index) and each MEASURES error, 0 or 100). The top-1 error is the run's own evaluation; the
+    localization errors come from runs.evaluate(run, task="localize") (threshold chosen on the held-out scenes)."""
+    rows, scenes = [], []
+    for (arch, scale, thinness, seed), run in sweep.items():
+        val, loc = run.result["val"], runs.evaluate(run, task="localize")
+        key = {"arch": arch, "object_scale": scale, "thinness": thinness, "seed": seed}
+        rows.append({**key, "top1_error": val["top1_error"], "box_error": loc["box_error"],
+                     "loc_top1_error": loc["loc_top1_error"], "threshold": loc["threshold"],
+                     "threshold_scenes": loc["threshold_images"], "val_scenes": loc["images"],
+                     "train_seconds": run.result["train_seconds"], "run": run.dir.name})
+        wrong = {"top1_error": val["per_image"]["top1_wrong"], "box_error": loc["per_image"]["box_wrong"],
+                 "loc_top1_error": loc["per_image"]["loc_top1_wrong"]}
+        if len({len(v) for v in wrong.values()}) != 1:
+            raise ParameterError(f"{run.dir.name}: its evaluations scored different scenes "
+                                 f"({', '.join(f'{k} {len(v)}' for k, v in wrong.items())})")
+        count = len(wrong["top1_error"])
+        scenes.append(pd.DataFrame({**{k: [v] * count for k, v in key.items()}, "scene": range(count),
+                                    **{k: 100.0 * np.asarray(v, dtype=float) for k, v in wrong.items()}}))
+    return pd.DataFrame(rows), pd.concat(scenes, ignore_index=True)
+
+
+def degradation(frame: pd.DataFrame, metric: str, factor: str) -> pd.Series:
+    """How much `metric` (an error, in points) rises from the easiest to the hardest level of `factor` (the largest
+    to the smallest object_scale; the lowest to the highest thinness), each level averaged over the other factor:
+    one value per (arch, seed) of a per-run frame, or per (arch, seed, scene) of a per-scene frame.
+    ParameterError for an unknown factor or fewer than two levels."""
+    if factor not in HARDER:
+        raise ParameterError(f"unknown factor {factor!r}; expected one of {', '.join(HARDER)}")
+    levels = sorted(frame[factor].unique())
+    if len(levels) < 2:
+        raise ParameterError(f"{factor} needs at least two levels to measure a degradation, got {levels}")
+    hard, easy = (levels[0], levels[-1]) if HARDER[factor] == "min" else (levels[-1], levels[0])
+    units = [c for c in ("arch", "seed", "scene") if c in frame.columns]
+    means = frame.groupby([*units, factor])[metric].mean()
+    return (means.xs(hard, level=factor) - means.xs(easy, level=factor)).rename(f"{metric} rise")
+
+
+def factor_ends(frame: pd.DataFrame, factor: str) -> tuple[float, float]:
+    """(easiest, hardest) level of `factor` in a frame."""
+    levels = sorted(frame[factor].unique())
+    return (levels[-1], levels[0]) if HARDER[factor] == "min" else (levels[0], levels[-1])
+
+
+def drn43(scenes: pd.DataFrame, scale: str = "") -> tuple[paper.Verdict, pd.DataFrame]:
+    """DRN-43 (drnlib/claims.yaml): keeping resolution helps recognise small and thin objects. For each factor
+    (smaller, thinner) and each DRN of DRNS, the margin is ResNet-18's rise of the error minus the DRN's (points;
+    positive = the DRN loses less, as the claim says), with its 95% interval from a paired bootstrap over the
+    evaluation scenes of every seed (drnlib.paper.decide, relation `beats`). The verdict (drnlib.paper.all_hold)
+    takes the VERDICT_MEASURE comparisons: holds when all four intervals lie above 0, does not hold when any lies
+    below 0, else not resolved. Returns it and a table of every comparison (each MEASURES error; per-seed margins
+    beside the pooled one) for the page."""
+    verdicts, rows, sentences = [], [], []
+    for metric in MEASURES:
+        for factor in HARDER:
+            rise = degradation(scenes, metric, factor).unstack("arch").dropna()  # rows: (seed, scene)
+            seeds = rise.groupby(level="seed").mean()
+            easy, hard = factor_ends(scenes, factor)
+            what = f"{MEASURES[metric]} rise from {factor.replace('object_', '')} {easy:g} to {hard:g}"
+            evidence = {arch: paper.Evidence(pretty(arch), "mean", rise[arch].to_numpy(), False, unit="scenes")
+                        for arch in (BASELINE, *DRNS)}
+            base = evidence[BASELINE]
+            if metric == VERDICT_MEASURE:
+                sentences.append(f"{what}: " + ", ".join(f"{e.label} {e.value:+.1f}" for e in evidence.values())
+                                 + " points")
+            for drn in DRNS:
+                side = evidence[drn]
+                verdict = paper.decide("DRN-43", side, base, scale=scale, words=(
+                    f"{what}: {base.label} {base.value:+.1f}, {side.label} {side.value:+.1f} points"))
+                rows.append({"measure": MEASURES[metric], "harder": f"{factor} {easy:g} → {hard:g}",
+                             "network": side.label, "its rise": side.value, f"{base.label}'s rise": base.value,
+                             "margin [95%]": f"{verdict.margin:+.1f} [{verdict.interval[0]:+.1f}, "
+                                             f"{verdict.interval[1]:+.1f}]",
+                             "margin per seed": ", ".join(f"{m:+.1f}" for m in seeds[BASELINE] - seeds[drn]),
+                             "verdict": verdict.verdict, "decides DRN-43": metric == VERDICT_MEASURE})
+                if metric == VERDICT_MEASURE:
+                    verdicts.append(verdict)
+    return paper.all_hold("DRN-43", verdicts, ours="; ".join(sentences), scale=scale), pd.DataFrame(rows)
+
+
+def rises(scenes: pd.DataFrame, archs: list[str]) -> dict:
+    """{metric: {"scale" | "thinness": {arch: mean rise in points}}} of every MEASURES error (the page's numbers,
+    under glue names such as rise_top1_error_scale_resnet18)."""
+    return {metric: {factor.replace("object_", ""): {arch: float(value) for arch, value in degradation(
+        scenes, metric, factor).groupby(level="arch").mean().reindex(archs).items()} for factor in HARDER}
+        for metric in MEASURES}
+
+
+def image_size(p) -> int:
+    """The scenes' side in pixels (the recipe's)."""
+    return int(recipes.recipe(p.profile, p.recipe)["data_options"]["image_size"])
+
+
+def scale_note(p, frame: pd.DataFrame) -> str:
+    """What DRN-43 is tested at, e.g. "synthetic 96-px scenes, 3 seeds x 1000 evaluation scenes per condition,
+    4 x 3 conditions, mini profile"."""
+    return (f"synthetic {image_size(p)}-px scenes, {len(p.seeds)} seed(s) × {int(frame['val_scenes'].iloc[0])} evaluation "
+            f"scenes per condition, {len(p.scales)} × {len(p.thinness)} conditions, {p.profile} profile")
+
+
+def per_condition(frame: pd.DataFrame, metric: str, archs: list[str]) -> pd.DataFrame:
+    """`metric` per condition (rows: thinness, scale) and network (columns), as "mean ± sd" over the seeds (the mean
+    alone for one seed)."""
+    def mean_sd(values: pd.Series) -> str:
+        return f"{values.mean():.1f}" + (f" ± {values.std():.1f}" if len(values) > 1 else "")
+
+    table = frame.assign(scale=frame.object_scale.map("{:g}".format), thin=frame.thinness.map("{:g}".format))
+    table = table.groupby(["thin", "scale", "arch"], sort=False)[metric].agg(mean_sd).unstack("arch")
+    return table[archs].rename(columns=pretty).rename_axis(index=["thinness", "scale"], columns=None)
+
+
+# One scene, seen by a trained network.
+
+
+def example_scene(run: runs.Run, index: int):
+    """Evaluation scene `index` of a run as its localization evaluation sees it: (picture uint8 3 x S x S, label,
+    box [x0, y0, x1, y1] in pixel edges, the normalised whole image 3 x S x S its dense map is read from)."""
+    options = {k: v for k, v in run.config.data_options.items() if k != "num_samples"}
+    scenes = SyntheticScenes("val", "localize", num_samples=index + 1, **options)
+    image, label, box, _ = scenes.render(index)
+    (_, whole), _ = get_task("localize").eval_transform(run.config)(*scenes.load(index))
+    return image, label, box.tolist(), whole
 
 
 @torch.inference_mode()
@@ -146,6 +278,22 @@ def predicted_box(model: torch.nn.Module, image: torch.Tensor, label: int, thres
     dense = model(image[None]).float().softmax(dim=1)
     boxes, found = class_boxes(dense, torch.tensor([label]), torch.tensor([list(image.shape[-2:])]), float(threshold))
     return (boxes[0].tolist() if bool(found[0]) else None), dense.shape[-1]
+
+
+def draw_scene(ax, image: torch.Tensor, box, title: str, colour: str = "yellow") -> None:
+    """A scene (uint8 3 x S x S) with a box ([x0, y0, x1, y1] pixel edges) on a matplotlib axis."""
+    ax.imshow(image.permute(1, 2, 0).numpy())
+    draw_box(ax, box, colour)
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def draw_box(ax, box, colour: str) -> None:
+    from matplotlib.patches import Rectangle
+
+    x0, y0, x1, y1 = box  # pixel edges; imshow puts pixel centres on whole numbers
+    ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor=colour, linewidth=1.5))
 
 
 # What the conditions do to the objects, measured on their masks.
@@ -174,52 +322,7 @@ def object_geometry(options: dict, count: int, workers: int = 0) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-# Summaries for the page's claims.
-
-
-def degradation(frame: pd.DataFrame, metric: str, factor: str) -> pd.Series:
-    """How much `metric` (an error, in points) rises from the easiest to the hardest level of `factor` (smallest
-    object_scale / largest thinness), each level averaged over the other factor: one value per (arch, seed)."""
-    if factor not in HARDER:
-        raise ParameterError(f"unknown factor {factor!r}; expected one of {', '.join(HARDER)}")
-    levels = sorted(frame[factor].unique())
-    if len(levels) < 2:
-        raise ParameterError(f"{factor} needs at least two levels to measure a degradation, got {levels}")
-    hard, easy = (levels[0], levels[-1]) if HARDER[factor] == "min" else (levels[-1], levels[0])
-    means = frame.groupby(["arch", "seed", factor])[metric].mean()
-    return (means.xs(hard, level=factor) - means.xs(easy, level=factor)).rename(f"{metric} rise")
-
-
-def at_level(frame: pd.DataFrame, metric: str, factor: str, level: float) -> pd.Series:
-    """`metric` at one level of `factor`, averaged over the other factor: one value per (arch, seed)."""
-    rows = frame[np.isclose(frame[factor], level)]
-    if rows.empty:
-        raise ParameterError(f"no runs at {factor} {level}")
-    return rows.groupby(["arch", "seed"])[metric].mean()
-
-
-def compare(errors: pd.Series, worse: str, better: str) -> dict:
-    """Errors per (arch, seed) of two architectures, for a claim that `better` has the lower one: each one's mean
-    over the seeds, and their paired difference (see `paired_difference`; `holds` is its `positive`)."""
-    a, b = errors.xs(worse, level="arch"), errors.xs(better, level="arch")
-    diff = paired_difference(a, b)
-    return {worse: float(a.mean()), better: float(b.mean()), "difference": diff["mean"], "difference_se": diff["se"],
-            "seeds": diff["seeds"], "holds": diff["positive"]}
-
-
-def paired_difference(a: pd.Series, b: pd.Series) -> dict:
-    """a - b over the seeds both have (Series indexed by seed): mean, its standard error (NaN for one seed), the
-    number of seeds, and `positive`: the mean is > 0 and, with two or more seeds, more than twice its standard
-    error (a difference within the seed-to-seed noise is not counted as one)."""
-    diff = (a - b).dropna()
-    n = len(diff)
-    if n == 0:
-        raise ParameterError("no seed in common to compare")
-    mean = float(diff.mean())
-    se = float(diff.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
-    return {"mean": mean, "se": se, "seeds": n, "positive": bool(mean > 0 and (n == 1 or mean > 2 * se))}
-
-
-__all__ = ["SceneSets", "scene_options", "scene_sets", "localize_transform", "train_run", "localize",
-           "train_and_evaluate", "predicted_box", "mask_geometry", "object_geometry", "degradation", "at_level",
-           "compare", "paired_difference"]
+__all__ = ["RULES", "RECIPES", "BASELINE", "DRNS", "HARDER", "MEASURES", "VERDICT_MEASURE", "conditions",
+           "condition_options", "check_recipe", "specs", "needed_runs", "trained", "scene_options", "measure",
+           "degradation", "factor_ends", "drn43", "rises", "image_size", "scale_note", "per_condition", "example_scene",
+           "predicted_box", "draw_scene", "draw_box", "mask_geometry", "object_geometry"]
