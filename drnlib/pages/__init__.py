@@ -108,7 +108,7 @@ def profile_runs(profile: str, pages: list[str] | None = None, root: Path | None
     for spec, used_by in users.items():
         cfg = runs.config(profile, spec, root)
         rows.append({"pages": ",".join(dict.fromkeys(used_by)), "recipe": spec.recipe, "arch": spec.arch,
-                     "options": ",".join(f"{k}={v}" for k, v in spec.options), "state": runs.state(profile, spec, root),
+                     "options": " ".join(f"{k}={v}" for k, v in spec.option_dict().items()), "state": runs.state(profile, spec, root),
                      "epochs": cfg.epochs, "images/epoch": runs.train_images(cfg),
                      "GFLOPs": runs.training_flops(cfg) / 1e9, "command": runs.command(profile, spec)})
     frame = pd.DataFrame(rows, columns=["pages", "recipe", "arch", "options", "state", "epochs", "images/epoch",
