@@ -41,7 +41,8 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 
 from drnlib import recipes, runs
-from drnlib.display import claims_table, compare_profiles, format_table, glue_results, show_provenance, show_stored_figures
+from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, show_provenance,
+                            show_stored_figures)
 from drnlib.pages import start
 from drnlib.pages.wod_segmentation import (VOC_SHORT_NAMES, claims_values, class_iou_table, describe_rows, scale_note,
                                            segmenters, shown, table3_verdicts, wins)

@@ -38,7 +38,7 @@ profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.y
 row: str = "model_a1:2conv"  # the network, as architecture:head (paper: Model A2, 2 conv)
 recipe: str = "wod_segmentation"  # the training recipe (paper profile: its Cityscapes recipe)
 split: str = "test"  # evaluation split: val | test (paper profile: val, as the test labels are not public)
-scales: list = [0.75, 1, 1.25]  # multi-scale testing: scales whose softmax maps are averaged
+scales: list = [0.5, 1]  # multi-scale testing: scales whose softmax maps are averaged (mini, paper: 0.5 to 1.5)
 flip: bool = True  # multi-scale testing also averages the mirrored images
 
 # %%

@@ -39,7 +39,7 @@ row: str = "model_a1:2conv"  # the single network, as architecture:head (paper: 
 average: list = ["model_a:2conv", "model_a1:2conv"]  # networks whose softmax is averaged (paper: Models A and C)
 recipe: str = "wod_segmentation"  # the training recipe (paper profile: its ADE20K recipe)
 split: str = "test"  # evaluation split: val | test (paper profile: val, as the test labels are not public)
-scales: list = [0.75, 1, 1.25]  # multi-scale testing: scales whose softmax maps are averaged
+scales: list = [0.5, 1]  # multi-scale testing: scales whose softmax maps are averaged (mini, paper: 0.5 to 1.5)
 flip: bool = True  # multi-scale testing also averages the mirrored images
 
 # %%
@@ -47,7 +47,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from drnlib import recipes
-from drnlib.display import claims_table, compare_profiles, format_table, glue_results, show_provenance, show_stored_figures
+from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, show_provenance,
+                            show_stored_figures)
 from drnlib.pages import start
 from drnlib.pages.wod_segmentation import (ade_score, claims_values, describe_rows, rows_of, scale_note, score_bars,
                                            segmenters, shown, table6_verdicts, testing_steps)

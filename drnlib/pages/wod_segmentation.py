@@ -106,8 +106,8 @@ def parse_row(text: str, name: str = "rows") -> Row:
                              f"{', '.join(HEADS)}")
     if arch not in PAPER_NAMES:
         close = difflib.get_close_matches(arch, list(PAPER_NAMES), n=3)
-        raise ParameterError(f"parameter {name}: unknown architecture {arch!r} for the WoD tables; "
-                             + (f"did you mean {', '.join(close)}?" if close else f"choose from {', '.join(PAPER_NAMES)}"))
+        hint = f"did you mean {', '.join(close)}?" if close else f"choose from {', '.join(PAPER_NAMES)}"
+        raise ParameterError(f"parameter {name}: unknown architecture {arch!r} for the WoD tables; {hint}")
     return Row(arch, head)
 
 
