@@ -18,7 +18,8 @@ Clopper-Pearson interval (`scipy.stats.binomtest`). Then, by the claim's relatio
 - matches:  holds when the interval lies within [-tolerance, +tolerance], does not hold when it lies wholly
             outside, else not resolved (the tolerance is our reading of "as accurate as", stored with the claim);
 - at_least: (one side against a threshold t) holds when the interval is above t, does not hold below t (at_most:
-            the other way round; t is the call's `threshold`, else the claim's in claims.yaml);
+            the other way round; t is the call's `threshold`, else the claim's in claims.yaml); with two sides,
+            "a beats b by more than t points": the margin's interval against t;
 - exact:    a fact computed on the built networks (parameter counts, map sizes): holds or does not hold.
 A claim that a profile cannot test (a network it does not train, a quantity it does not measure) is "not tested"
 with the reason; one that our data cannot test at all is marked in claims.yaml (`testable: false`).
@@ -360,6 +361,9 @@ def decide(claim_id: str, a: Evidence, b: Evidence | None = None, *, threshold: 
         low, high = sorted((sign * (al - bh), sign * (ah - bl)))
         method = f"independent intervals ({a.size} vs {b.size} {a.unit})"
     ours = words or f"{a.describe()} vs {b.describe()}"
+    if relation == "at_least" and threshold is not None:  # "a beats b by more than `threshold` points"
+        return Verdict(claim_id, _judge(relation, low, high, tolerance, threshold), ours, scale, margin, (low, high),
+                       method, extra={"relation": relation, "threshold": threshold})
     return Verdict(claim_id, _judge(relation, low, high, tolerance), ours, scale, margin, (low, high), method,
                    extra={"relation": relation, "tolerance": tolerance})
 
