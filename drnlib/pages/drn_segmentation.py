@@ -87,10 +87,15 @@ RULES = {
 # The runs.
 
 
+def _is_resnet(arch: str) -> bool:
+    """An ImageNet ResNet (resnet18 ... resnet152), whose own output stride is 32."""
+    return arch.startswith("resnet") and arch[6:].isdigit()
+
+
 def spec(recipe: str, arch: str) -> runs.RunSpec:
     """The run of `arch` with a segmentation recipe: ResNets dilated to output stride 8 (the paper's baseline
     setting), the DRNs as they are (already 1/8)."""
-    if arch.startswith("resnet"):
+    if _is_resnet(arch):
         return runs.RunSpec(recipe, arch, output_stride=BASELINE_OUTPUT_STRIDE)
     return runs.RunSpec(recipe, arch)
 
@@ -122,7 +127,7 @@ def segmenters(p) -> dict:
 
 def label(arch: str) -> str:
     """The paper's name of a network, with the output stride of a dilated ResNet: "ResNet-101 (OS 8)"."""
-    return f"{pretty(arch)} (OS {BASELINE_OUTPUT_STRIDE})" if arch.startswith("resnet") else pretty(arch)
+    return f"{pretty(arch)} (OS {BASELINE_OUTPUT_STRIDE})" if _is_resnet(arch) else pretty(arch)
 
 
 def scale_note(p, trained: dict) -> str:
@@ -186,13 +191,22 @@ def per_class_vs_paper(ours: pd.DataFrame, published: pd.DataFrame) -> pd.DataFr
     return frame
 
 
+def output_stride(arch: str, **options) -> int:
+    """Input side / final map side of the segmentation network (built on the meta device: no weights)."""
+    from drnlib.models import build_model
+
+    with torch.device("meta"):
+        net = build_model(arch, 2, "segment", **options)
+        return 224 // net.forward_features(torch.empty(1, 3, 224, 224)).shape[-1]
+
+
 def runs_table(trained: dict) -> pd.DataFrame:
     """How each network was trained: one row per network (parameters in millions, epochs, images, minutes, device,
     output stride, run folder)."""
     rows = {label(arch): {"parameters (M)": run.result["params"] / 1e6, "epochs": run.result["epochs"],
                           "train images": run.result["train_images"], "val images": run.result["val_images"],
                           "training minutes": run.result["train_seconds"] / 60, "device": run.result["device"],
-                          "output stride": run.config.output_stride or 8, "run": run.dir.name}
+                          "output stride": output_stride(arch, **run.config.model_options()), "run": run.dir.name}
             for arch, run in trained.items()}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
 
@@ -228,8 +242,7 @@ def curves_figure(frame: pd.DataFrame):
 # Table 3: the paper's claims (DRN-35 ... DRN-41).
 
 
-def compare(claim_id: str, trained: dict, better: str, worse: str, scale: str, classes=None,
-            relation: str | None = None) -> paper.Verdict:
+def compare(claim_id: str, trained: dict, better: str, worse: str, scale: str, classes=None) -> paper.Verdict:
     """drnlib.paper.decide for "`better` has a higher mIoU than `worse`" (by the claim's relation and threshold),
     paired over the validation images (per-image confusion matrices of the runs' single-scale evaluation);
     `classes`: the IoU of those classes only. "not tested" when this profile did not train one of the two."""
@@ -239,8 +252,9 @@ def compare(claim_id: str, trained: dict, better: str, worse: str, scale: str, c
     a = paper.Evidence.from_scores(label(better), trained[better].result["val"], "miou", classes)
     b = paper.Evidence.from_scores(label(worse), trained[worse].result["val"], "miou", classes)
     what = f"IoU of {', '.join(classes)}" if classes else "mIoU"
-    return paper.decide(claim_id, a, b, scale=scale, relation=relation,
-                        words=f"{what} {a.describe(1)} vs {b.describe(1)}")
+    threshold = paper.claims()[claim_id].threshold
+    needs = f" (the claim: by more than {threshold:g} points)" if threshold else ""
+    return paper.decide(claim_id, a, b, scale=scale, words=f"{what} {a.describe(1)} vs {b.describe(1)}{needs}")
 
 
 def _untested(claim_id: str, trained: dict, archs) -> paper.Verdict | None:
@@ -337,12 +351,12 @@ def per_class_verdict(trained: dict, scale: str) -> tuple[paper.Verdict, pd.Data
                            f"{n - held - open_}, not resolved on {open_})", scale,
                            method="per class: paired bootstrap over images")
     named = [r["_loses"] for r in rows.values() if r["paper has DRN-C-26 lose"]]
-    gains_elsewhere = [c for c in theirs.columns if c not in {paper_class(x) for x in names}]
+    no_counterpart = [c for c in theirs.columns if c not in {paper_class(x) for x in names}]
     part_b = paper.all_hold("DRN-41", named, "DRN-C-26 − DRN-A-50 on the paper's losing classes: " + ", ".join(
         f"{k} {r['DRN-C-26 − DRN-A-50']}" for k, r in rows.items() if r["paper has DRN-C-26 lose"])) if named else \
         paper.not_tested("DRN-41", "none of the paper's losing classes has a counterpart here")
     verdict = paper.all_hold("DRN-41", [part_a, part_b], f"{part_a.ours}; {part_b.ours}; no counterpart here: "
-                             f"{', '.join(gains_elsewhere) or 'none'}", scale)
+                             f"{', '.join(no_counterpart) or 'none'}", scale)
     table = pd.DataFrame.from_dict({k: {c: v for c, v in r.items() if c != "_loses"} for k, r in rows.items()},
                                    orient="index").rename_axis("class")
     return verdict, table
@@ -528,6 +542,6 @@ def fig8_verdict(trained: dict, measures: pd.DataFrame, scale: str) -> paper.Ver
 __all__ = ["SEGMENTATION_RECIPES", "BASELINE_OUTPUT_STRIDE", "RULES", "CAMVID_COLORS", "CITYSCAPES_COLORS",
            "CITYSCAPES_COUNTERPART", "PAPER_NAMES", "spec", "table_archs", "needed_runs", "segmenters", "label",
            "scale_note", "scores_table", "per_class", "paper_class", "class_label", "per_class_vs_paper",
-           "runs_table", "curves", "curves_figure", "compare", "transfer_verdict", "per_class_verdict",
+           "output_stride", "runs_table", "curves", "curves_figure", "compare", "transfer_verdict", "per_class_verdict",
            "table3_verdicts", "palette", "colorize", "legend_handles", "predict", "image_scores", "boundary_ratio",
            "measure_images", "example_titles", "examples_figure", "fig8_verdict"]
