@@ -17,7 +17,7 @@ import pandas as pd
 
 from drnlib.errors import DataError, ParameterError
 from drnlib.paper import claims
-from drnlib.provenance import PROFILES, hardware_name, provenance_note, repo_root
+from drnlib.provenance import PROFILE_MEANING, PROFILES, hardware_name, provenance_note, repo_root
 from drnlib.results import Record, figure_path, flatten, load_all_profiles, load_results, results_path
 
 VERDICT_MARKS = {"holds": "✓ holds", "does not hold": "✗ does not hold", "not resolved": "~ not resolved",
@@ -155,12 +155,23 @@ def claims_table(verdicts, record: Record | None = None):
         [{"selector": "td", "props": "text-align: left; vertical-align: top;"}], overwrite=False)
 
 
+def profiles_note(page: str, current: str, root=None) -> str:
+    """One sentence for the top of a results page: which profiles' numbers it shows (this build's, and every other
+    profile with stored results) and what each can and cannot tell."""
+    shown = [p for p in PROFILES if p == current or results_path(page, p, root).is_file()]
+    parts = [f"the **{p}** profile ({PROFILE_MEANING[p]})" for p in shown]
+    text = "This page shows numbers of " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1
+                                            else parts[0]) + "."
+    _show(_markdown(text))
+    return text
+
+
 def glue_results(record: Record, display: bool = False) -> list[str]:
     """Glue every scalar value (nested keys joined by '_') and every table, so prose cites them by name:
     {glue:text}`share:.3f` on the page itself, {glue:text}`fig4.ipynb::share:.3f` from another page."""
-    try:
+    if _in_notebook():
         from myst_nb import glue
-    except ImportError:  # a page run as a plain script (e.g. on the GPU machine, which has no Jupyter)
+    else:  # a page run as a plain script (e.g. on the GPU machine, which has no Jupyter): nothing to glue into
         def glue(name, value, display=False):
             return None
 
@@ -237,4 +248,4 @@ def compare_profiles(name: str, keys: list[str] | None = None, root=None) -> pd.
 
 
 __all__ = ["format_table", "paper_vs_ours", "paper_vs_ours_figure", "verdicts_frame", "claims_table", "glue_results", "show_provenance",
-           "show_stored_figures", "compare_profiles"]
+           "show_stored_figures", "compare_profiles", "profiles_note"]

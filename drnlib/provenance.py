@@ -22,6 +22,14 @@ from pathlib import Path
 from drnlib.errors import ParameterError
 
 PROFILES = ("smoke", "mini", "paper")
+# What a profile's numbers can and cannot tell (said at the top of every results page).
+PROFILE_MEANING = {
+    "smoke": "seconds of CPU training on a handful of images: they show only that the pipeline runs, nothing about "
+             "the papers",
+    "mini": "one GPU, the bundled real data at a reduced scale: whether the papers' orderings and claims hold at that "
+            "scale, not the papers' own numbers",
+    "paper": "the papers' own protocol and data: comparable with the papers' numbers",
+}
 ROOT_ENV = "DRNBOOK_ROOT"  # set by `python -m drnlib.book` so notebooks write into the book being built
 
 
@@ -167,5 +175,5 @@ def provenance_note(provenance: dict, profile: str | None = None) -> str:
     return note + (f" · {_runs_note(provenance['runs'])}" if provenance.get("runs") else "")
 
 
-__all__ = ["PROFILES", "ROOT_ENV", "repo_root", "check_profile", "git_state", "machine_provenance", "provenance",
+__all__ = ["PROFILES", "PROFILE_MEANING", "ROOT_ENV", "repo_root", "check_profile", "git_state", "machine_provenance", "provenance",
            "run_provenance", "hardware_name", "provenance_note"]

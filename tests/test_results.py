@@ -204,6 +204,7 @@ def test_glue_names_every_scalar_and_table(book_root, monkeypatch):
 
     glued = {}
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.__setitem__(name, value))
+    monkeypatch.setattr(display, "_in_notebook", lambda: True)  # glue only runs in a kernel
     record = results.save_results("g", "smoke", {"a": 1.0, "nested": {"b": 2, "text": "x"}, "curve": [1, 2]},
                                   dataset="d", tables={"t": pd.DataFrame({"c": [1]})})
     names = display.glue_results(record)
