@@ -17,7 +17,8 @@ Clopper-Pearson interval (`scipy.stats.binomtest`). Then, by the claim's relatio
 - beats:    holds when the whole interval is above 0, does not hold when it is below 0, else not resolved;
 - matches:  holds when the interval lies within [-tolerance, +tolerance], does not hold when it lies wholly
             outside, else not resolved (the tolerance is our reading of "as accurate as", stored with the claim);
-- at_least: (one side against a threshold t) holds when the interval is above t, does not hold below t;
+- at_least: (one side against a threshold t) holds when the interval is above t, does not hold below t (at_most:
+            the other way round; t is the call's `threshold`, else the claim's in claims.yaml);
 - exact:    a fact computed on the built networks (parameter counts, map sizes): holds or does not hold.
 A claim that a profile cannot test (a network it does not train, a quantity it does not measure) is "not tested"
 with the reason; one that our data cannot test at all is marked in claims.yaml (`testable: false`).
@@ -138,6 +139,7 @@ class ClaimInfo:
     why_not: str | None = None
     relation: str | None = None
     tolerance: float | None = None
+    threshold: float | None = None
 
 
 @functools.lru_cache(maxsize=1)
@@ -325,7 +327,8 @@ def _judge(relation: str, low: float, high: float, tolerance: float, threshold: 
 def decide(claim_id: str, a: Evidence, b: Evidence | None = None, *, threshold: float | None = None,
            relation: str | None = None, tolerance: float | None = None, scale: str = "",
            words: str | None = None) -> Verdict:
-    """The verdict on claim `claim_id`: does `a` beat / match `b` (or clear `threshold`, for at_least / at_most)?
+    """The verdict on claim `claim_id`: does `a` beat / match `b` (or clear `threshold`, for at_least / at_most;
+    default: the claim's `threshold` in claims.yaml)?
 
     The margin is a - b in the better direction (for errors: b - a), in the metric's points; its 95% interval is a
     bootstrap over the units, paired when `a` and `b` have the same units (same size: the same images in the same
@@ -334,6 +337,7 @@ def decide(claim_id: str, a: Evidence, b: Evidence | None = None, *, threshold: 
     """
     info = claims()[claim_id]
     relation, tolerance = _relation(info, relation, tolerance)
+    threshold = threshold if threshold is not None else info.threshold
     sign = 1.0 if a.higher_is_better else -1.0
     if b is None:
         if threshold is None or relation not in ("at_least", "at_most"):
