@@ -8,8 +8,10 @@ A net of n residual units is an ensemble of 2^n paths; a path through k residual
 - `lesion_study(...)`: the error when one unit's branch is deleted (`Residual.lesioned`).
 - `path_statistics(...)`: per path length, the mean gradient, the number of paths and their product -- Veit et al.'s
   "total gradient magnitude", which shows which path lengths the gradient actually comes from.
-- `unit_table`, `load_batches`, `top1_error`: what the book's pages need around these (which units project, fixed
-  images, the error of a lesioned net).
+- `batch_means`, `total_shares`, `carrying_length`, `share_longer_than`, `decay_per_unit`: the curve per batch of
+  images (the units of its uncertainty), where the total gradient comes from, the effective depth, the decay rate.
+- `unit_table`, `load_batches`, `wrong_predictions`, `top1_error`: what the book's pages need around these (which
+  units project, fixed images, the per-image errors of a lesioned net).
 """
 
 from __future__ import annotations
@@ -93,8 +95,9 @@ def gradient_by_path_length(model: nn.Module, batches: Iterable[tuple[Tensor, Te
 
 
 @torch.no_grad()
-def lesion_study(model: nn.Module, evaluate: Callable[[nn.Module], float], progress: bool = True) -> list[float]:
-    """`evaluate(model)` (e.g. top-1 error on a validation set) with each residual unit's branch deleted in turn."""
+def lesion_study(model: nn.Module, evaluate: Callable[[nn.Module], object], progress: bool = True) -> list:
+    """`evaluate(model)` (e.g. `top1_error` or `wrong_predictions` on fixed batches) with each residual unit's branch
+    deleted in turn: one result per unit, in forward order."""
     units = residual_units(model)
     model.eval()
     scores = []
@@ -123,20 +126,57 @@ def path_statistics(gradients: dict[int, list[float]], n: int) -> pd.DataFrame:
     return frame
 
 
-def effective_range(stats: pd.DataFrame, mass: float = 0.9) -> tuple[int, int]:
-    """The central range of path lengths that delivers `mass` of the total gradient (`path_statistics` rows):
-    the k where the cumulative share first reaches (1 - mass) / 2 and (1 + mass) / 2."""
+def batch_means(gradients: dict[int, list[float]], batches: int) -> pd.DataFrame:
+    """`gradient_by_path_length`'s values per batch: one row per batch (in order), one column per path length k,
+    each the mean of that batch's `samples_per_k` draws (the function records batch by batch). Each row is one
+    independent measurement of the whole curve: the unit over which the pages bootstrap its uncertainty."""
+    columns = {}
+    for k, values in sorted(gradients.items()):
+        values = np.asarray(values, dtype=float)
+        if len(values) % batches:
+            raise ValueError(f"{len(values)} values at k={k} do not split into {batches} batches")
+        columns[k] = values.reshape(batches, -1).mean(axis=1)
+    return pd.DataFrame(columns).rename_axis(index="batch", columns="k")
+
+
+def total_shares(means: pd.Series, n: int) -> np.ndarray:
+    """The share of the total gradient that all paths of each length k = 0..n deliver together (Veit et al.'s
+    "total gradient magnitude", Fig. 6c, normalised): the mean gradient of one path of length k (`means`, indexed
+    by the measured k; log-linearly interpolated between them) times the number of such paths C(n, k).
+    Returns n + 1 shares that sum to 1. Computed in logs: C(54, 27) x a tiny gradient stays finite."""
+    from scipy.special import gammaln
+
+    measured = means[means > 0]
+    if len(measured) < 1:
+        raise ValueError("need a positive mean gradient at one path length or more")
+    k = np.arange(n + 1, dtype=float)
+    log_mean = np.interp(k, measured.index.to_numpy(dtype=float), np.log(measured.to_numpy(dtype=float)))
+    log_total = log_mean + gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+    total = np.exp(log_total - log_total.max())
+    return total / total.sum()
+
+
+def carrying_length(means: pd.Series, n: int, mass: float = 0.9) -> int:
+    """The shortest path length L such that the paths of length <= L deliver `mass` of the total gradient
+    (`total_shares`): the effective depth of Veit et al. / WoD Sec. 3.3 ("most of the gradient runs through at
+    most 17 of 54 units" reads L(0.9) <= 17). Raises ValueError unless 0 < mass < 1."""
     if not 0 < mass < 1:
         raise ValueError(f"mass must be in (0, 1), got {mass}")
-    cumulative = stats["total_share"].cumsum()
-    low = cumulative.index[np.argmax(cumulative.to_numpy() >= (1 - mass) / 2)]
-    high = cumulative.index[np.argmax(cumulative.to_numpy() >= (1 + mass) / 2 - 1e-12)]
-    return int(low), int(high)
+    cumulative = np.cumsum(total_shares(means, n))
+    return int(np.argmax(cumulative >= mass - 1e-12))
 
 
-def decay_per_unit(stats: pd.DataFrame) -> float:
+def share_longer_than(means: pd.Series, n: int, length: float) -> float:
+    """The share of the total gradient (`total_shares`) delivered by the paths longer than `length` units."""
+    return float(total_shares(means, n)[np.arange(n + 1) > length].sum())
+
+
+def decay_per_unit(stats: pd.DataFrame | pd.Series) -> float:
     """Least-squares slope of log10(mean gradient) against k: the orders of magnitude the gradient loses per extra
-    residual branch on its path (0: every path length gets the same gradient)."""
+    residual branch on its path (0: every path length gets the same gradient). `stats`: `path_statistics`' frame,
+    or one row of `batch_means` (the means by k)."""
+    if isinstance(stats, pd.Series):
+        stats = stats.to_frame("mean")
     kept = stats[stats["mean"] > 0]
     if len(kept) < 2:
         raise ValueError("need the mean gradient at two path lengths or more")
@@ -144,15 +184,16 @@ def decay_per_unit(stats: pd.DataFrame) -> float:
 
 
 def load_batches(dataset: str, split: str, count: int, batch_size: int, device: str | torch.device = "cpu",
-                 root: str | None = None) -> list[tuple[Tensor, Tensor]]:
-    """`count` images of a classification data set with its evaluation transform (no augmentation), as
-    (images, labels) batches on `device`. The first `count` in the data set's deterministic round-robin order over
-    the classes, so a few images cover every class (a missing data set is drnlib.data's one-line DataError)."""
+                 root: str | None = None, transform: Callable | None = None) -> list[tuple[Tensor, Tensor]]:
+    """`count` images of a classification data set with its evaluation transform (no augmentation; `transform`
+    replaces it, e.g. a run's own evaluation crop), as (images, labels) batches on `device`. The first `count` in the
+    data set's deterministic round-robin order over the classes, so a few images cover every class (a missing data
+    set is drnlib.data's one-line DataError)."""
     from ..data import build_dataset, default_transform
     from ..errors import DataError
 
-    data = build_dataset(dataset, split, "classify", root=root, transform=default_transform(dataset, "val", "classify"),
-                         limit=count)
+    transform = transform or default_transform(dataset, "val", "classify")
+    data = build_dataset(dataset, split, "classify", root=root, transform=transform, limit=count)
     if len(data) < count:
         raise DataError(f"{dataset} {split} has {len(data)} images, fewer than the {count} asked for")
     samples = [data[i] for i in range(count)]
@@ -162,13 +203,23 @@ def load_batches(dataset: str, split: str, count: int, batch_size: int, device: 
             for i in range(0, count, batch_size)]
 
 
-def top1_error(batches: list[tuple[Tensor, Tensor]]) -> Callable[[nn.Module], float]:
-    """An `evaluate` for `lesion_study`: the top-1 error (%) of a model on fixed batches (see `load_batches`)."""
-    total = sum(len(labels) for _, labels in batches)
+def wrong_predictions(batches: list[tuple[Tensor, Tensor]]) -> Callable[[nn.Module], np.ndarray]:
+    """An `evaluate` for `lesion_study`: per image, in batch order, 1.0 where the top-1 prediction is wrong, else
+    0.0 (the per-image record a paired comparison of two networks on the same images needs)."""
 
     @torch.no_grad()
+    def evaluate(model: nn.Module) -> np.ndarray:
+        return np.concatenate([(model(images).argmax(1) != labels).float().cpu().numpy()
+                               for images, labels in batches])
+
+    return evaluate
+
+
+def top1_error(batches: list[tuple[Tensor, Tensor]]) -> Callable[[nn.Module], float]:
+    """An `evaluate` for `lesion_study`: the top-1 error (%) of a model on fixed batches (see `load_batches`)."""
+    wrong = wrong_predictions(batches)
+
     def evaluate(model: nn.Module) -> float:
-        wrong = sum(int((model(images).argmax(1) != labels).sum()) for images, labels in batches)
-        return 100.0 * wrong / total
+        return 100.0 * float(wrong(model).mean())
 
     return evaluate
