@@ -13,11 +13,23 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # Every claim at a glance
-#
+
+# %% tags=["parameters", "hide-cell"]
+profile: str = "smoke"  # smoke | mini | paper: the profile this page is built at (it shows every profile's results)
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+
+from drnlib.display import format_table, glue_results
+from drnlib.pages import start
+from drnlib.pages.overview import claims_overview, counts_figure, linked, verdict_counts
+from drnlib.results import save_figure, save_results
+
+p = start("claims", globals())
+
+# %% [markdown]
 # Both papers make {glue:text}`claims_total` claims that an experiment or a check on a built network could confirm
 # or refute ({glue:text}`drn_total` in the DRN paper, {glue:text}`wod_total` in Wider or Deeper; the list, with where
 # each is in its paper and the paper's numbers, is `drnlib/claims.yaml`). This page gathers, for every claim, the
@@ -29,19 +41,6 @@
 # Read the smoke column as a pipeline check only: its networks train for seconds on a CPU, so its verdicts say
 # nothing about the papers. The mini column (one GPU, the bundled real data, scaled-down recipes) is the first that
 # can support or refute a claim, and only at its own scale; the paper column would be the papers' own protocol.
-
-# %% tags=["parameters", "hide-cell"]
-profile: str = "smoke"  # smoke | mini | paper: the profile this page is built at (it shows every profile's results)
-
-# %% tags=["hide-cell"]
-import matplotlib.pyplot as plt
-
-from drnlib.display import format_table, glue_results
-from drnlib.pages import start
-from drnlib.pages.overview import claims_overview, counts_figure, linked, verdict_counts
-from drnlib.results import save_figure, save_results
-
-p = start("claims", globals())
 
 # %% [markdown]
 # ## The count

@@ -15,23 +15,13 @@
 
 # %% [markdown]
 # # Figures 1 and 5: from ResNet to DRN-A, DRN-B and DRN-C, level by level
-#
-# **Figure 1** of the DRN paper turns a ResNet into a DRN: the striding of the first layers of groups G4 and G5 is
-# removed, and the layers after them are dilated by 2 and 4 so that every unit keeps its receptive field, while
-# the output grows from 7×7 to 28×28 at a 224 input. **Figure 5** then degrids DRN-A into DRN-B (max-pool replaced
-# by residual blocks, two levels with decreasing dilation added) and DRN-C (those levels without residual
-# connections).
-#
-# Nothing on this page is typed from the paper's drawings: every resolution, channel count, dilation and receptive
-# field is read off the networks that `drnlib.models.build_model` builds, by tracing every convolution and pool in
-# the order it runs (`drnlib.analysis.architecture`). No data and no training are involved.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile: str = "smoke"  # smoke | mini | paper: which results/<profile>/ folder this run writes
 archs: list = ["resnet18", "drn_a_18", "drn_b_26", "drn_c_26"]  # architectures compared level by level
 input_size: int = 224  # side of the input image, in pixels (the paper's figures assume 224; a multiple of 32)
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import pandas as pd
 
@@ -44,6 +34,17 @@ from drnlib.results import save_results
 
 p = start("fig1_fig5", globals())
 arch_list = archs
+
+# %% [markdown]
+# **Figure 1** of the DRN paper turns a ResNet into a DRN: the striding of the first layers of groups G4 and G5 is
+# removed, and the layers after them are dilated by 2 and 4 so that every unit keeps its receptive field, while
+# the output grows from 7×7 to 28×28 at a 224 input. **Figure 5** then degrids DRN-A into DRN-B (max-pool replaced
+# by residual blocks, two levels with decreasing dilation added) and DRN-C (those levels without residual
+# connections).
+#
+# Nothing on this page is typed from the paper's drawings: every resolution, channel count, dilation and receptive
+# field is read off the networks that `drnlib.models.build_model` builds, by tracing every convolution and pool in
+# the order it runs (`drnlib.analysis.architecture`). No data and no training are involved.
 
 # %% [markdown]
 # ## Figure 1: ResNet-18 and DRN-A-18, group by group

@@ -15,20 +15,8 @@
 
 # %% [markdown]
 # # Figure 3: class activation maps of ResNet-18 and the DRNs
-#
-# Remove the global average pooling of a classifier and apply its last 1×1 convolution at every position of the
-# final feature map: a softmax over the classes at each position gives a map of class probabilities (DRN paper,
-# Section 3 and Figure 2). Figure 3 of the paper shows these maps for ResNet-18 (7×7 at a 224 input) and for the
-# DRNs built from it, DRN-A-18, DRN-B-26 and DRN-C-26 (28×28), and points at the **gridding artifacts** of DRN-A-18
-# that the degridded DRN-C-26 removes.
-#
-# **Data differs from the paper's:** the paper trains on ImageNet; this page trains the four networks on
-# **Tiny-ImageNet-100** (100 ImageNet classes, 64×64 images, 300 training images per class) with the profile's
-# `drn_classifier` recipe (shown below) and shows its validation images, resized to `image_size` pixels instead
-# of 224. At the smoke profile the networks see a few dozen images for one epoch on a CPU: the maps only show that
-# the pipeline runs; the mini profile (one GPU) trains them for real.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
 archs: list = ["resnet18", "drn_a_18", "drn_b_26", "drn_c_26"]  # the networks compared, one column each
 recipe: str = "drn_classifier"  # the training recipe of the classifiers (shared with Tables 1-2, Figures 4, 6, 7)
@@ -37,7 +25,7 @@ image_size: int = 64  # side, in pixels, the whole image is resized to before th
 num_measure: int = 6  # validation images (one per class, spread over the classes) the maps are measured on
 period: int = 4  # period of the gridding measured on the maps (4, the largest dilation of the DRNs)
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 
@@ -51,6 +39,19 @@ from drnlib.pages.drn_classification import (class_map_facts, class_maps, classi
 from drnlib.results import save_figure, save_results
 
 p = start("fig3", globals())
+
+# %% [markdown]
+# Remove the global average pooling of a classifier and apply its last 1×1 convolution at every position of the
+# final feature map: a softmax over the classes at each position gives a map of class probabilities (DRN paper,
+# Section 3 and Figure 2). Figure 3 of the paper shows these maps for ResNet-18 (7×7 at a 224 input) and for the
+# DRNs built from it, DRN-A-18, DRN-B-26 and DRN-C-26 (28×28), and points at the **gridding artifacts** of DRN-A-18
+# that the degridded DRN-C-26 removes.
+#
+# **Data differs from the paper's:** the paper trains on ImageNet; this page trains the four networks on
+# **Tiny-ImageNet-100** (100 ImageNet classes, 64×64 images, 300 training images per class) with the profile's
+# `drn_classifier` recipe (shown below) and shows its validation images, resized to `image_size` pixels instead
+# of 224. At the smoke profile the networks see a few dozen images for one epoch on a CPU: the maps only show that
+# the pipeline runs; the mini profile (one GPU) trains them for real.
 
 # %% [markdown]
 # ## The classifiers

@@ -15,21 +15,8 @@
 
 # %% [markdown]
 # # Figure 4: a gridding artifact
-#
-# Yu et al. explain the gridding artifacts of dilated networks with a didactic example (DRN paper, Section 4 and
-# Figure 4): a feature map with a single active pixel (a) goes through a 2-dilated convolution (b), and the output
-# (c) is a grid. Gridding appears whenever a feature map has higher-frequency content than the sampling rate of the
-# dilated convolution that reads it. This page redraws the example for any dilation, then goes beyond the paper: it
-# defines a **measure** of gridding, checks it on maps whose answer is known, and applies it to the levels of
-# ResNet-18, DRN-A-18, DRN-B-26 and DRN-C-26 as trained on the Table 1 page (on Tiny-ImageNet-100, standing in for
-# the paper's ImageNet, at the mini profile).
-#
-# **Data differs from the paper's:** the didactic example needs no data; the networks' levels are measured on
-# generated scenes at the smoke profile and on Tiny-ImageNet-100 validation images at the mini profile, with the
-# classifiers the other pages trained (this page trains nothing; networks not trained yet are measured at their
-# random initialisation, as the "weights" column says).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile: str = "smoke"  # smoke | mini | paper: which runs/<profile>/ it looks in, which results/ it writes
 dilation: int = 2  # dilation of the didactic convolution (the paper's Figure 4 uses 2)
 size: int = 33  # side of the didactic feature map, in pixels
@@ -45,7 +32,7 @@ checkpoint_drn_a_18: str = ""  # weights for DRN-A-18; empty: the shared classif
 checkpoint_drn_b_26: str = ""  # weights for DRN-B-26; empty: the shared classifier if trained, else random
 checkpoint_drn_c_26: str = ""  # weights for DRN-C-26; empty: the shared classifier if trained, else random
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import pandas as pd
 
@@ -57,6 +44,20 @@ from drnlib.results import save_results
 
 p = start("fig4", globals())
 example = didactic_example(dilation, size, max_layers)
+
+# %% [markdown]
+# Yu et al. explain the gridding artifacts of dilated networks with a didactic example (DRN paper, Section 4 and
+# Figure 4): a feature map with a single active pixel (a) goes through a 2-dilated convolution (b), and the output
+# (c) is a grid. Gridding appears whenever a feature map has higher-frequency content than the sampling rate of the
+# dilated convolution that reads it. This page redraws the example for any dilation, then goes beyond the paper: it
+# defines a **measure** of gridding, checks it on maps whose answer is known, and applies it to the levels of
+# ResNet-18, DRN-A-18, DRN-B-26 and DRN-C-26 as trained on the Table 1 page (on Tiny-ImageNet-100, standing in for
+# the paper's ImageNet, at the mini profile).
+#
+# **Data differs from the paper's:** the didactic example needs no data; the networks' levels are measured on
+# generated scenes at the smoke profile and on Tiny-ImageNet-100 validation images at the mini profile, with the
+# classifiers the other pages trained (this page trains nothing; networks not trained yet are measured at their
+# random initialisation, as the "weights" column says).
 
 # %% [markdown]
 # ## The didactic example

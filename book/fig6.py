@@ -15,22 +15,8 @@
 
 # %% [markdown]
 # # Figure 6: max pooling and high-frequency activations
-#
-# The first step of the DRN paper's degridding (Section 4, Figure 6) replaces the max pooling that DRN-A inherits
-# from ResNet by strided residual blocks (DRN-B). The reason given: max pooling "leads to high-amplitude
-# high-frequency activations", which later dilated layers turn into gridding artifacts. Figure 6 shows, for one
-# image, the input feature map of the first convolution of level 3 with the highest mean activation, for DRN-A-18
-# (after max pooling) and DRN-B-26 (after residual blocks). This page redraws it and then **measures** it (beyond
-# the paper): the share of the feature maps' energy at high spatial frequencies and how far their peaks stand
-# out, image by image, for the trained networks and, as a control, for the same networks untrained; and the
-# gridding that follows further on.
-#
-# **Data differs from the paper's:** the paper's networks are trained on ImageNet; ours on **Tiny-ImageNet-100**
-# (100 classes, 64×64 images) with the profile's `drn_classifier` recipe (shown below), and the images are its
-# validation images, resized to `image_size` pixels instead of 224. At the smoke profile the networks are trained
-# for seconds on a CPU: the maps and numbers only show that the pipeline runs.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
 archs: list = ["drn_a_18", "drn_b_26"]  # the network with max pooling, then the one without (Figure 6 b and c)
 recipe: str = "drn_classifier"  # the training recipe of the classifiers (shared with Tables 1-2, Figures 3, 4, 7)
@@ -42,7 +28,7 @@ cutoff: float = 0.25  # high frequencies: above this many cycles per pixel (0.5 
 period: int = 4  # period of the gridding measured after the dilated levels (4, the largest dilation of the DRNs)
 seed: int = 0  # seeds the random weights of the untrained control networks
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
 from drnlib import recipes
@@ -56,6 +42,21 @@ from drnlib.pages.drn_classification import (classifiers, compute_device, fig6_v
 from drnlib.results import save_figure, save_results
 
 p = start("fig6", globals())
+
+# %% [markdown]
+# The first step of the DRN paper's degridding (Section 4, Figure 6) replaces the max pooling that DRN-A inherits
+# from ResNet by strided residual blocks (DRN-B). The reason given: max pooling "leads to high-amplitude
+# high-frequency activations", which later dilated layers turn into gridding artifacts. Figure 6 shows, for one
+# image, the input feature map of the first convolution of level 3 with the highest mean activation, for DRN-A-18
+# (after max pooling) and DRN-B-26 (after residual blocks). This page redraws it and then **measures** it (beyond
+# the paper): the share of the feature maps' energy at high spatial frequencies and how far their peaks stand
+# out, image by image, for the trained networks and, as a control, for the same networks untrained; and the
+# gridding that follows further on.
+#
+# **Data differs from the paper's:** the paper's networks are trained on ImageNet; ours on **Tiny-ImageNet-100**
+# (100 classes, 64×64 images) with the profile's `drn_classifier` recipe (shown below), and the images are its
+# validation images, resized to `image_size` pixels instead of 224. At the smoke profile the networks are trained
+# for seconds on a CPU: the maps and numbers only show that the pipeline runs.
 
 # %% [markdown]
 # ## Figure 6

@@ -15,19 +15,8 @@
 
 # %% [markdown]
 # # Figure 7: activations inside a trained DRN-C-26
-#
-# Figure 7 of the DRN paper looks inside a trained DRN-C-26: for each of its eight levels, the feature map of
-# highest average activation among the maps of the level's output, and, last, the class activation map. The
-# degridded network's maps stay free of the grid patterns that dilation causes in DRN-A (Figure 3). This page
-# redraws the figure, draws the same for DRN-A-18 (the paper's contrast, its levels 3 to 6), and measures the
-# gridding of these maps level by level (beyond the paper).
-#
-# **Data differs from the paper's:** the paper's DRN-C-26 is trained on ImageNet; ours on **Tiny-ImageNet-100**
-# (100 classes, 64×64 images) with the profile's `drn_classifier` recipe (shown below), shown on its validation
-# images resized to `image_size` pixels instead of 224. At the smoke profile the networks are trained for seconds
-# on a CPU: the maps only show that the pipeline runs.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
 archs: list = ["drn_c_26", "drn_a_18"]  # the network looked inside (Figure 7: DRN-C-26), then others drawn alike
 recipe: str = "drn_classifier"  # the training recipe of the classifiers (shared with Tables 1-2, Figures 3, 4, 6)
@@ -36,7 +25,7 @@ image_size: int = 64  # side, in pixels, the whole image is resized to before th
 num_measure: int = 6  # validation images (one per class, spread over the classes) the gridding is measured on
 period: int = 4  # period of the gridding measured (4, the largest dilation of the DRNs)
 
-# %%
+# %% tags=["hide-input"]
 import math
 
 import matplotlib.pyplot as plt
@@ -51,6 +40,18 @@ from drnlib.pages.drn_classification import (classifiers, compute_device, fig7_v
 from drnlib.results import save_figure, save_results
 
 p = start("fig7", globals())
+
+# %% [markdown]
+# Figure 7 of the DRN paper looks inside a trained DRN-C-26: for each of its eight levels, the feature map of
+# highest average activation among the maps of the level's output, and, last, the class activation map. The
+# degridded network's maps stay free of the grid patterns that dilation causes in DRN-A (Figure 3). This page
+# redraws the figure, draws the same for DRN-A-18 (the paper's contrast, its levels 3 to 6), and measures the
+# gridding of these maps level by level (beyond the paper).
+#
+# **Data differs from the paper's:** the paper's DRN-C-26 is trained on ImageNet; ours on **Tiny-ImageNet-100**
+# (100 classes, 64×64 images) with the profile's `drn_classifier` recipe (shown below), shown on its validation
+# images resized to `image_size` pixels instead of 224. At the smoke profile the networks are trained for seconds
+# on a CPU: the maps only show that the pipeline runs.
 
 # %% [markdown]
 # ## Figure 7

@@ -15,26 +15,14 @@
 
 # %% [markdown]
 # # Figure 8: segmentation examples, DRN-A-50 vs DRN-C-26
-#
-# The DRN paper's Figure 8 shows Cityscapes validation images segmented by DRN-A-50 and DRN-C-26 next to the ground
-# truth: the predictions of DRN-A-50 "are marred by gridding artifacts", those of the degridded DRN-C-26 are "not
-# only more accurate, but also visibly cleaner" (Section 5.3).
-#
-# **Our data differ.** As on the {doc}`Table 3 <table3>` page, at the smoke and mini profiles the networks are
-# trained on **CamVid** instead of Cityscapes (11 classes instead of 19, 480×360 images instead of 2048×1024, 367
-# training images) and **from scratch**, since no ImageNet-trained weights are available offline; the paper profile
-# uses Cityscapes and the ImageNet classifiers. This page reuses Table 3's runs (the same recipe finds the same
-# trained networks, and trains them if Table 3 has not). Beyond the paper, which judges cleanliness by eye, we count
-# it: the **boundary ratio** is the number of label boundaries in a prediction per label boundary of the ground
-# truth (1: as fragmented as the truth; speckled, gridded maps score higher).
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
 archs: list = ["drn_a_50", "drn_c_26"]  # the networks, one column each (the paper: drn_a_50, drn_c_26)
 num_images: int = 2  # validation images shown, spread evenly over those the runs are scored on
 recipe: str = "drn_segmentation"  # the training recipe (shared with Table 3)
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 
 from drnlib import recipes
@@ -46,6 +34,19 @@ from drnlib.pages.drn_segmentation import (example_titles, examples_figure, fig8
 from drnlib.results import save_figure, save_results
 
 p = start("fig8", globals())
+
+# %% [markdown]
+# The DRN paper's Figure 8 shows Cityscapes validation images segmented by DRN-A-50 and DRN-C-26 next to the ground
+# truth: the predictions of DRN-A-50 "are marred by gridding artifacts", those of the degridded DRN-C-26 are "not
+# only more accurate, but also visibly cleaner" (Section 5.3).
+#
+# **Our data differ.** As on the {doc}`Table 3 <table3>` page, at the smoke and mini profiles the networks are
+# trained on **CamVid** instead of Cityscapes (11 classes instead of 19, 480×360 images instead of 2048×1024, 367
+# training images) and **from scratch**, since no ImageNet-trained weights are available offline; the paper profile
+# uses Cityscapes and the ImageNet classifiers. This page reuses Table 3's runs (the same recipe finds the same
+# trained networks, and trains them if Table 3 has not). Beyond the paper, which judges cleanliness by eye, we count
+# it: the **boundary ratio** is the number of label boundaries in a prediction per label boundary of the ground
+# truth (1: as fragmented as the truth; speckled, gridded maps score higher).
 
 # %% [markdown]
 # ## The trained networks

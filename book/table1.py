@@ -15,24 +15,13 @@
 
 # %% [markdown]
 # # Table 1: image classification error of ResNets and DRNs
-#
-# Table 1 of the DRN paper reports the ImageNet validation error of ResNet-18/34/50/101 and of the DRNs built from
-# them, 1-crop and 10-crop, top-1 and top-5, with the parameter counts. Its claims: each DRN-A beats the ResNet it
-# is made from with the same depth and parameters; degridding (DRN-B, then DRN-C) helps further, so that DRN-C-26
-# matches the deeper DRN-A-34 and DRN-C-42 matches DRN-A-50 and approaches ResNet-101.
-#
-# **Data differs from the paper's:** the paper trains on ImageNet (1.28 M images, 1000 classes, 224-pixel crops,
-# 120 epochs); the smoke and mini profiles train on **Tiny-ImageNet-100** (100 ImageNet classes, 300 training and 50
-# validation images per class, 64×64 pixels) with the `drn_classifier` recipe of their profile (shown below). The
-# numbers are therefore not comparable one to one with the paper's; the question is whether the paper's
-# *orderings* hold.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
 archs: list = ["resnet18", "drn_a_18", "drn_b_26", "drn_c_26"]  # the networks of the table (the paper has ten)
 recipe: str = "drn_classifier"  # the training recipe of the classifiers (shared with Table 2, Figures 3, 4, 6, 7)
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import pandas as pd
 
@@ -47,6 +36,18 @@ from drnlib.results import save_figure, save_results
 
 p = start("table1", globals())
 paper = published("drn", "table1_imagenet_error")
+
+# %% [markdown]
+# Table 1 of the DRN paper reports the ImageNet validation error of ResNet-18/34/50/101 and of the DRNs built from
+# them, 1-crop and 10-crop, top-1 and top-5, with the parameter counts. Its claims: each DRN-A beats the ResNet it
+# is made from with the same depth and parameters; degridding (DRN-B, then DRN-C) helps further, so that DRN-C-26
+# matches the deeper DRN-A-34 and DRN-C-42 matches DRN-A-50 and approaches ResNet-101.
+#
+# **Data differs from the paper's:** the paper trains on ImageNet (1.28 M images, 1000 classes, 224-pixel crops,
+# 120 epochs); the smoke and mini profiles train on **Tiny-ImageNet-100** (100 ImageNet classes, 300 training and 50
+# validation images per class, 64×64 pixels) with the `drn_classifier` recipe of their profile (shown below). The
+# numbers are therefore not comparable one to one with the paper's; the question is whether the paper's
+# *orderings* hold.
 
 # %% [markdown]
 # ## The paper's table

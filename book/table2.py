@@ -15,27 +15,14 @@
 
 # %% [markdown]
 # # Table 2: weakly-supervised object localization
-#
-# A classifier trained only with image labels can localize objects: remove its global pooling, take the class
-# that dominates each cell of the resulting probability maps, and draw the smallest box around the cells where
-# the predicted class dominates with a probability above a threshold t (DRN paper, Sections 3 and 5.2; no
-# fine-tuning). Table 2 of the paper reports the resulting top-1 and top-5 localization error (a box is right
-# when its IoU with the ground truth exceeds 0.5) and claims that every DRN beats its ResNet and that the
-# degridded DRN-C-26 beats the deeper DRN-A-50 and ResNet-101.
-#
-# **Data differs from the paper's:** the paper evaluates on the ImageNet validation set; this page uses the
-# networks trained on **Tiny-ImageNet-100** (100 ImageNet classes, 64×64 images) with the profile's
-# `drn_classifier` recipe (shown below) and its validation boxes. The paper does not give t; we choose it, per
-# network, on held-out **training** images (never on the validation set). At the smoke profile the networks are
-# trained for seconds on a CPU and the numbers mean nothing.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
 archs: list = ["resnet18", "drn_a_18", "drn_b_26", "drn_c_26"]  # the networks of the table (the paper has ten)
 recipe: str = "drn_classifier"  # the training recipe of the classifiers (shared with Table 1, Figures 3, 4, 6, 7)
 num_images: int = 4  # validation images drawn with their boxes
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 from matplotlib.patches import Rectangle
 
@@ -50,6 +37,20 @@ from drnlib.results import save_figure, save_results
 
 p = start("table2", globals())
 paper = published("drn", "table2_localization_error")
+
+# %% [markdown]
+# A classifier trained only with image labels can localize objects: remove its global pooling, take the class
+# that dominates each cell of the resulting probability maps, and draw the smallest box around the cells where
+# the predicted class dominates with a probability above a threshold t (DRN paper, Sections 3 and 5.2; no
+# fine-tuning). Table 2 of the paper reports the resulting top-1 and top-5 localization error (a box is right
+# when its IoU with the ground truth exceeds 0.5) and claims that every DRN beats its ResNet and that the
+# degridded DRN-C-26 beats the deeper DRN-A-50 and ResNet-101.
+#
+# **Data differs from the paper's:** the paper evaluates on the ImageNet validation set; this page uses the
+# networks trained on **Tiny-ImageNet-100** (100 ImageNet classes, 64×64 images) with the profile's
+# `drn_classifier` recipe (shown below) and its validation boxes. The paper does not give t; we choose it, per
+# network, on held-out **training** images (never on the validation set). At the smoke profile the networks are
+# trained for seconds on a CPU and the numbers mean nothing.
 
 # %% [markdown]
 # ## The paper's table

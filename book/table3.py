@@ -15,7 +15,30 @@
 
 # %% [markdown]
 # # Table 3: semantic segmentation
-#
+
+# %% tags=["parameters", "hide-cell"]
+profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
+archs: list = ["drn_a_50", "drn_c_26"]  # the networks of the table (the paper: drn_a_50, drn_c_26, drn_c_42, resnet101)
+arch: str = ""  # train only this network and add it to the table (empty: train every network of archs)
+recipe: str = "drn_segmentation"  # the training recipe (shared with Figure 8)
+scales: list = [1.0]  # multi-scale testing, e.g. [0.5, 0.75, 1, 1.25, 1.5, 1.75] ([1]: single scale only)
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+
+from drnlib import recipes
+from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
+                            show_provenance, show_stored_figures)
+from drnlib.pages import start
+from drnlib.pages.drn_segmentation import (curves, curves_figure, label, per_class, per_class_vs_paper, runs_table,
+                                           scale_note, scores_table, segmenters, table3_verdicts)
+from drnlib.paper import published
+from drnlib.results import load_all_profiles, save_figure, save_results
+
+p = start("table3", globals())
+paper = published("drn", "table3_cityscapes_val_iou")
+
+# %% [markdown]
 # The DRN paper (Section 5.3, Table 3) turns its ImageNet classifiers into segmentation networks by dropping the
 # global pooling and upsampling the 1/8-resolution class scores bilinearly, fine-tunes them on Cityscapes with
 # cropping and mirroring only, and reports per-class IoU on the validation set: DRN-C-26 beats the deeper DRN-A-50,
@@ -33,28 +56,6 @@
 # The page trains every network of `archs`. A reader can also train and add one network at a time:
 # `papermill book/table3.ipynb out.ipynb -p arch drn_c_26` (from the repository root) trains only that one and shows
 # it next to the networks of `archs` already trained at this profile.
-
-# %% tags=["parameters"]
-profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
-archs: list = ["drn_a_50", "drn_c_26"]  # the networks of the table (the paper: drn_a_50, drn_c_26, drn_c_42, resnet101)
-arch: str = ""  # train only this network and add it to the table (empty: train every network of archs)
-recipe: str = "drn_segmentation"  # the training recipe (shared with Figure 8)
-scales: list = [1.0]  # multi-scale testing, e.g. [0.5, 0.75, 1, 1.25, 1.5, 1.75] ([1]: single scale only)
-
-# %%
-import matplotlib.pyplot as plt
-
-from drnlib import recipes
-from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
-                            show_provenance, show_stored_figures)
-from drnlib.pages import start
-from drnlib.pages.drn_segmentation import (curves, curves_figure, label, per_class, per_class_vs_paper, runs_table,
-                                           scale_note, scores_table, segmenters, table3_verdicts)
-from drnlib.paper import published
-from drnlib.results import load_all_profiles, save_figure, save_results
-
-p = start("table3", globals())
-paper = published("drn", "table3_cityscapes_val_iou")
 
 # %% [markdown]
 # ## The paper's Table 3 (Cityscapes val, IoU %)

@@ -15,25 +15,8 @@
 
 # %% [markdown]
 # # Small and thin objects: does output resolution help?
-#
-# The DRN paper's motivation (Sections 1 and 2) is that a classifier which shrinks the image to a 7×7 map may lose
-# the signal of a key object that is **small** or **thin** (its example: a tripod), and that a network which keeps a
-# 28×28 output "can help the classifier recognize objects that cover a smaller number of pixels". The paper never
-# tests this directly: its evidence is ImageNet accuracy (Table 1), localization (Table 2) and activation maps.
-#
-# This page tests it directly, **beyond the papers**, on generated scenes (`drnlib.data.SyntheticScenes`, not
-# ImageNet): one key object on clutter, whose length (`object_scale`, a fraction of the image side) and
-# length-to-width ratio (`thinness`) we set. For every condition of a grid of scales × thinness, ResNet-18,
-# DRN-A-18 and DRN-C-26 train from scratch on the same scenes with the same recipe, and are evaluated on new scenes
-# for classification (top-1 error) and for weakly-supervised localization exactly as in DRN Sec. 5.2 (the box of
-# the dense class map, with the threshold chosen on held-out training scenes; correct when IoU > 0.5).
-#
-# There is no paper protocol for this experiment: the `mini` profile is the real sweep (one GPU), the `paper`
-# profile a larger version of it (more conditions, scenes and seeds), trained like every paper-profile run by the
-# commands the page prints. The `smoke` profile only exercises the pipeline (tiny images, a handful of scenes, one
-# training step on the CPU): its numbers are noise.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
 archs: list = ["resnet18", "drn_a_18", "drn_c_26"]  # the networks (must include these three: the claim compares them)
 scales: list = [0.5, 0.25]  # object_scale levels: object length as a fraction of the image side
@@ -42,7 +25,7 @@ seeds: list = [0]  # each seed draws new scenes and trains every network anew
 geometry_scenes: int = 8  # scenes per condition whose objects are measured
 recipe: str = "thin_objects"  # the training recipe (scenes' size, classes, clutter and counts; the training)
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
@@ -61,6 +44,24 @@ from drnlib.results import save_figure, save_results
 
 p = start("thin_objects", globals())
 size, workers = image_size(p), recipes.recipe(profile, recipe).get("workers", 0)
+
+# %% [markdown]
+# The DRN paper's motivation (Sections 1 and 2) is that a classifier which shrinks the image to a 7×7 map may lose
+# the signal of a key object that is **small** or **thin** (its example: a tripod), and that a network which keeps a
+# 28×28 output "can help the classifier recognize objects that cover a smaller number of pixels". The paper never
+# tests this directly: its evidence is ImageNet accuracy (Table 1), localization (Table 2) and activation maps.
+#
+# This page tests it directly, **beyond the papers**, on generated scenes (`drnlib.data.SyntheticScenes`, not
+# ImageNet): one key object on clutter, whose length (`object_scale`, a fraction of the image side) and
+# length-to-width ratio (`thinness`) we set. For every condition of a grid of scales × thinness, ResNet-18,
+# DRN-A-18 and DRN-C-26 train from scratch on the same scenes with the same recipe, and are evaluated on new scenes
+# for classification (top-1 error) and for weakly-supervised localization exactly as in DRN Sec. 5.2 (the box of
+# the dense class map, with the threshold chosen on held-out training scenes; correct when IoU > 0.5).
+#
+# There is no paper protocol for this experiment: the `mini` profile is the real sweep (one GPU), the `paper`
+# profile a larger version of it (more conditions, scenes and seeds), trained like every paper-profile run by the
+# commands the page prints. The `smoke` profile only exercises the pipeline (tiny images, a handful of scenes, one
+# training step on the CPU): its numbers are noise.
 
 # %% [markdown]
 # ## The scenes: what "small" and "thin" mean

@@ -15,7 +15,40 @@
 
 # %% [markdown]
 # # WoD Figure 1: residual networks unravelled, and their effective depth
-#
+
+# %% tags=["parameters", "hide-cell"]
+profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
+archs: list = ["resnet_cifar_20"]  # CIFAR ResNets to train and analyse: resnet_cifar_20, _56, _110
+recipe: str = "cifar_resnet"  # their training recipe (shared with Figure A.4)
+lesion_images: int = 50  # test images the lesion study evaluates on
+gradient_images: int = 8  # training images (no augmentation) for the gradient experiment
+gradient_batch: int = 4  # images per batch of the gradient experiment (batches: the units of the uncertainty)
+samples_per_k: int = 1  # random sets of k units drawn per batch and path length
+k_step: int = 1  # measure every k_step-th path length (plus the longest)
+gradient_mass: float = 0.9  # "most of the gradient" (WOD-4): the share the effective depth must carry
+seed: int = 0  # seeds the sampled paths
+device: str = "auto"  # auto | cpu | cuda: where the lesions and gradients are computed
+max_test_error: float = 60.0  # a network above this test error (%) is too poorly trained to test the claims
+
+# %% tags=["hide-input"]
+import itertools
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from drnlib import plots, recipes
+from drnlib.analysis import paths
+from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, show_provenance,
+                            show_stored_figures)
+from drnlib.pages import start
+from drnlib.pages.wod_classification import (fig1_verdicts, lesion_results, path_gradients, pretty, trained,
+                                             training_table)
+from drnlib.results import save_figure, save_results
+
+p = start("wod_fig1", globals())
+
+# %% [markdown]
 # Wider or Deeper (Section 3) starts from the *unravelled view* of Veit et al. (2016). A residual unit computes
 # $y_i = y_{i-1} + f_i(y_{i-1})$; expanding the recursion, a network of $n$ units offers $2^n$ paths from input to
 # output, each passing through the branch $f_i$ of some units and the shortcut of the others. A path through $k$
@@ -33,38 +66,6 @@
 # `cifar_resnet` recipe (below; the paper profile is He et al.'s, the mini profile shortens it to 120 epochs). At
 # the **smoke** profile ResNet-20 trains for one epoch on 128 images on the CPU: the numbers only exercise the
 # pipeline, and the claims are marked as not tested, the network being too poorly trained to test them.
-
-# %% tags=["parameters"]
-profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
-archs: list = ["resnet_cifar_20"]  # CIFAR ResNets to train and analyse: resnet_cifar_20, _56, _110
-recipe: str = "cifar_resnet"  # their training recipe (shared with Figure A.4)
-lesion_images: int = 50  # test images the lesion study evaluates on
-gradient_images: int = 8  # training images (no augmentation) for the gradient experiment
-gradient_batch: int = 4  # images per batch of the gradient experiment (batches: the units of the uncertainty)
-samples_per_k: int = 1  # random sets of k units drawn per batch and path length
-k_step: int = 1  # measure every k_step-th path length (plus the longest)
-gradient_mass: float = 0.9  # "most of the gradient" (WOD-4): the share the effective depth must carry
-seed: int = 0  # seeds the sampled paths
-device: str = "auto"  # auto | cpu | cuda: where the lesions and gradients are computed
-max_test_error: float = 60.0  # a network above this test error (%) is too poorly trained to test the claims
-
-# %%
-import itertools
-
-import matplotlib.pyplot as plt
-import numpy as np
-import pandas as pd
-
-from drnlib import plots, recipes
-from drnlib.analysis import paths
-from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, show_provenance,
-                            show_stored_figures)
-from drnlib.pages import start
-from drnlib.pages.wod_classification import (fig1_verdicts, lesion_results, path_gradients, pretty, trained,
-                                             training_table)
-from drnlib.results import save_figure, save_results
-
-p = start("wod_fig1", globals())
 
 # %% [markdown]
 # ## The paths of a residual network

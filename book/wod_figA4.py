@@ -15,7 +15,36 @@
 
 # %% [markdown]
 # # WoD Figure A.4: gradient magnitude at the input against path length
-#
+
+# %% tags=["parameters", "hide-cell"]
+profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
+resnet: str = "resnet_cifar_20"  # the CIFAR ResNet (the paper: resnet_cifar_110)
+cifar_recipe: str = "cifar_resnet"  # its training recipe (shared with Figure 1)
+wod_net: str = "224-0-1-1-1-1-1-1"  # the Wider-or-Deeper net, a Table 1 row (the paper: model_a)
+imagenet_resnets: list = []  # ImageNet ResNets next to it (the paper: resnet101, resnet152)
+imagenet_recipe: str = "wod_classifier"  # the training recipe of the ImageNet networks (shared with Table 1)
+gradient_images: int = 8  # training images (no augmentation) for the gradient experiment
+gradient_batch: int = 4  # images per batch (batches: the units of the uncertainty)
+samples_per_k: int = 1  # random sets of k units drawn per batch and path length
+k_step: int = 2  # measure every k_step-th path length (plus the longest)
+seed: int = 0  # seeds the sampled paths
+device: str = "auto"  # auto | cpu | cuda: where the gradients are computed
+max_test_error: float = 60.0  # a network above this test error (%) is too poorly trained to test the claims
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from drnlib import plots, recipes
+from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, show_provenance,
+                            show_stored_figures)
+from drnlib.pages import start
+from drnlib.pages.wod_classification import figA4_verdicts, path_gradients, pretty, trained, training_table
+from drnlib.results import save_figure, save_results
+
+p = start("wod_figA4", globals())
+
+# %% [markdown]
 # WoD's Appendix A.2 repeats an experiment of Veit et al. (2016) on trained networks: for a path length $k$, sample
 # $k$ of the $n$ residual units; in the backward pass let the gradient through only the branches of those $k$ units
 # and only through the shortcuts of the other $n-k$; record the norm of the gradient that reaches the input, divided
@@ -35,34 +64,6 @@
 #
 # Two choices the papers leave open (see `architectures.md` B.8): the *input* is the image, and a unit with a
 # projection shortcut passes the "shortcut" gradient through its 1×1 projection.
-
-# %% tags=["parameters"]
-profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
-resnet: str = "resnet_cifar_20"  # the CIFAR ResNet (the paper: resnet_cifar_110)
-cifar_recipe: str = "cifar_resnet"  # its training recipe (shared with Figure 1)
-wod_net: str = "224-0-1-1-1-1-1-1"  # the Wider-or-Deeper net, a Table 1 row (the paper: model_a)
-imagenet_resnets: list = []  # ImageNet ResNets next to it (the paper: resnet101, resnet152)
-imagenet_recipe: str = "wod_classifier"  # the training recipe of the ImageNet networks (shared with Table 1)
-gradient_images: int = 8  # training images (no augmentation) for the gradient experiment
-gradient_batch: int = 4  # images per batch (batches: the units of the uncertainty)
-samples_per_k: int = 1  # random sets of k units drawn per batch and path length
-k_step: int = 2  # measure every k_step-th path length (plus the longest)
-seed: int = 0  # seeds the sampled paths
-device: str = "auto"  # auto | cpu | cuda: where the gradients are computed
-max_test_error: float = 60.0  # a network above this test error (%) is too poorly trained to test the claims
-
-# %%
-import matplotlib.pyplot as plt
-import pandas as pd
-
-from drnlib import plots, recipes
-from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, show_provenance,
-                            show_stored_figures)
-from drnlib.pages import start
-from drnlib.pages.wod_classification import figA4_verdicts, path_gradients, pretty, trained, training_table
-from drnlib.results import save_figure, save_results
-
-p = start("wod_figA4", globals())
 
 # %% [markdown]
 # ## The networks

@@ -15,7 +15,36 @@
 
 # %% [markdown]
 # # WoD Table 1: wider or deeper, on image classification
-#
+
+# %% tags=["parameters", "hide-cell"]
+profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
+archs: list = ["resnet50", "224-0-1-1-1-1-1-1"]  # rows to train and time: resnet50/101/152, model_a ... model_f, names
+recipe: str = "wod_classifier"  # the rows' training recipe (shared with Figure A.4 and the WoD segmentation trunks)
+schedule_recipe: str = "wod_classifier_step"  # the same with the step schedule (WOD-22)
+schedule_arch: str = ""  # row trained with both schedules (WOD-22; its linear run too); "": none (the mini: resnet50)
+speed_scale: float = 0.125  # speed is timed at the paper's crops times this, 10 images per batch
+speed_iters: int = 1  # timed iterations per repeat (after warm-up)
+speed_repeats: int = 2  # repeats of each timing: the units of its uncertainty
+device: str = "auto"  # auto | cpu | cuda: where speed is timed
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from drnlib import recipes
+from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
+                            show_provenance, show_stored_figures)
+from drnlib.pages import start
+from drnlib.pages.wod_classification import (crop_scale, network_table, speed_device, speeds, table1_rows,
+                                             table1_runs, table1_verdicts, test_scores)
+from drnlib.paper import published
+from drnlib.results import save_figure, save_results
+
+p = start("wod_table1", globals())
+rows = table1_rows(crop_scale(p))  # the paper's rows, its crops and ours
+NO_WRAP = [{"selector": "td, th.row_heading", "props": "white-space: nowrap;"}]  # keep name strings on one line
+
+# %% [markdown]
 # WoD's Table 1 compares its shallow, wide networks with ResNet-50, -101 and -152 on ImageNet: single-crop top-1
 # and top-5 error and test speed (images/s at 10 images per batch on a GTX 980). A network's name gives its training
 # crop and its units per level: `224-0-3-3-6-3-1-1` (Model A) trains at 224 px with 0, 3, 3, 6, 3, 1, 1 units in
@@ -37,34 +66,6 @@
 # At the **smoke** profile two rows are trained, for one iteration on 16 images, on the CPU: the errors are
 # meaningless and only exercise the pipeline; the structure of every row (parameters, maps, memory) is exact at
 # every profile.
-
-# %% tags=["parameters"]
-profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
-archs: list = ["resnet50", "224-0-1-1-1-1-1-1"]  # rows to train and time: resnet50/101/152, model_a ... model_f, names
-recipe: str = "wod_classifier"  # the rows' training recipe (shared with Figure A.4 and the WoD segmentation trunks)
-schedule_recipe: str = "wod_classifier_step"  # the same with the step schedule (WOD-22)
-schedule_arch: str = ""  # row trained with both schedules (WOD-22; its linear run too); "": none (the mini: resnet50)
-speed_scale: float = 0.125  # speed is timed at the paper's crops times this, 10 images per batch
-speed_iters: int = 1  # timed iterations per repeat (after warm-up)
-speed_repeats: int = 2  # repeats of each timing: the units of its uncertainty
-device: str = "auto"  # auto | cpu | cuda: where speed is timed
-
-# %%
-import matplotlib.pyplot as plt
-import pandas as pd
-
-from drnlib import recipes
-from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
-                            show_provenance, show_stored_figures)
-from drnlib.pages import start
-from drnlib.pages.wod_classification import (crop_scale, network_table, speed_device, speeds, table1_rows,
-                                             table1_runs, table1_verdicts, test_scores)
-from drnlib.paper import published
-from drnlib.results import save_figure, save_results
-
-p = start("wod_table1", globals())
-rows = table1_rows(crop_scale(p))  # the paper's rows, its crops and ours
-NO_WRAP = [{"selector": "td, th.row_heading", "props": "white-space: nowrap;"}]  # keep name strings on one line
 
 # %% [markdown]
 # ## The networks

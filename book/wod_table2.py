@@ -15,7 +15,32 @@
 
 # %% [markdown]
 # # WoD Table 2: which network makes the better segmentation backbone?
-#
+
+# %% tags=["parameters", "hide-cell"]
+profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
+rows: list = ["resnet101:1conv", "model_b:1conv"]  # networks as architecture:head (the paper's table has ten)
+recipe: str = "wod_segmentation"  # the training recipe of the networks (shared with WoD Tables 3-7)
+memory_batch: int = 4  # images per device for the memory column (paper: 4)
+memory_size: int = 504  # input side for the memory column, in pixels
+memory_classes: int = 21  # classes of the network whose memory is measured (VOC: 21)
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from drnlib import recipes
+from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
+                            show_provenance, show_stored_figures)
+from drnlib.pages import start
+from drnlib.pages.wod_segmentation import (claims_values, describe_rows, peak_memory_gb, score_bars, scores_table,
+                                           segmenters, shown, table2_verdicts, unknown_paper_frame,
+                                           validation_scores)
+from drnlib.paper import notes, published
+from drnlib.results import save_figure, save_results
+
+p = start("wod_table2", globals())
+
+# %% [markdown]
 # Wu et al. turn each of their ImageNet classifiers, and ResNet-101/152, into a fully convolutional segmentation
 # network (score maps at 1/8 of the input: the top down-samplings removed, the later convolutions dilated) and tune it
 # on PASCAL VOC 2012 with one of two classifiers on top: **1 conv** (one 3×3 convolution with dilation 12) or
@@ -35,30 +60,6 @@
 # schedule without the constant phase. The memory column is measured on our GPU in PyTorch (fp32), not in MXNet;
 # without a GPU it says so. At the smoke profile two networks train for seconds on a CPU: the page then exercises
 # the pipeline and its numbers mean nothing. The paper profile trains on VOC + SBD with the paper's settings.
-
-# %% tags=["parameters"]
-profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
-rows: list = ["resnet101:1conv", "model_b:1conv"]  # networks as architecture:head (the paper's table has ten)
-recipe: str = "wod_segmentation"  # the training recipe of the networks (shared with WoD Tables 3-7)
-memory_batch: int = 4  # images per device for the memory column (paper: 4)
-memory_size: int = 504  # input side for the memory column, in pixels
-memory_classes: int = 21  # classes of the network whose memory is measured (VOC: 21)
-
-# %%
-import matplotlib.pyplot as plt
-import pandas as pd
-
-from drnlib import recipes
-from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
-                            show_provenance, show_stored_figures)
-from drnlib.pages import start
-from drnlib.pages.wod_segmentation import (claims_values, describe_rows, peak_memory_gb, score_bars, scores_table,
-                                           segmenters, shown, table2_verdicts, unknown_paper_frame,
-                                           validation_scores)
-from drnlib.paper import notes, published
-from drnlib.results import save_figure, save_results
-
-p = start("wod_table2", globals())
 
 # %% [markdown]
 # ## The paper's Table 2

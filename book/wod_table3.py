@@ -15,28 +15,14 @@
 
 # %% [markdown]
 # # WoD Table 3: class by class on the PASCAL VOC 2012 test set
-#
-# Wu et al. submit Model A with the 2-conv head (trained on VOC + SBD only) to the VOC 2012 test server and compare
-# its IoU for each of the 20 object classes with earlier methods (FCN-8s, CRF-as-RNN, DeconvNet, DPN, Context,
-# the ResNet-101-based "VeryDeep"). The text says the model wins seventeen of the twenty classes and beats the
-# previous best mean IoU by 3.4 points. This table is the one of the paper whose numbers we have in full.
-#
-# **What differs here.** At the smoke and mini profiles CamVid stands in for VOC 2012: its 11 street-scene classes
-# (sky, building, pole, road, pavement, tree, sign, fence, car, pedestrian, bicyclist) replace VOC's 20 object
-# classes, and CamVid's labelled test split (233 images of 480×360) replaces VOC's server-scored test set of 1,456
-# images (the paper profile scores VOC val, as VOC's test labels are not public). We cannot run the other methods of
-# the paper's table, so Model A (2 conv) competes with ResNet-101 and ResNet-152 carrying the same head and trained
-# with the same recipe (shared with WoD Tables 2, 4-7; see [Table 2](wod_table2) for what differs from the paper's
-# recipe, notably Tiny-ImageNet classifiers instead of ImageNet ones). At the smoke profile two networks train for
-# seconds on a CPU and are scored on two downsized test images: the numbers then mean nothing.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "hide-cell"]
 profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
 rows: list = ["model_a:2conv", "resnet101:1conv"]  # Model A (2 conv), then its competitors, as architecture:head
 recipe: str = "wod_segmentation"  # the training recipe of the networks (shared with WoD Tables 2, 4-7)
 split: str = "test"  # evaluation split: val | test (paper profile: val, as VOC's test labels are not public)
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import seaborn as sns
 
@@ -50,6 +36,21 @@ from drnlib.paper import published
 from drnlib.results import save_figure, save_results
 
 p = start("wod_table3", globals())
+
+# %% [markdown]
+# Wu et al. submit Model A with the 2-conv head (trained on VOC + SBD only) to the VOC 2012 test server and compare
+# its IoU for each of the 20 object classes with earlier methods (FCN-8s, CRF-as-RNN, DeconvNet, DPN, Context,
+# the ResNet-101-based "VeryDeep"). The text says the model wins seventeen of the twenty classes and beats the
+# previous best mean IoU by 3.4 points. This table is the one of the paper whose numbers we have in full.
+#
+# **What differs here.** At the smoke and mini profiles CamVid stands in for VOC 2012: its 11 street-scene classes
+# (sky, building, pole, road, pavement, tree, sign, fence, car, pedestrian, bicyclist) replace VOC's 20 object
+# classes, and CamVid's labelled test split (233 images of 480×360) replaces VOC's server-scored test set of 1,456
+# images (the paper profile scores VOC val, as VOC's test labels are not public). We cannot run the other methods of
+# the paper's table, so Model A (2 conv) competes with ResNet-101 and ResNet-152 carrying the same head and trained
+# with the same recipe (shared with WoD Tables 2, 4-7; see [Table 2](wod_table2) for what differs from the paper's
+# recipe, notably Tiny-ImageNet classifiers instead of ImageNet ones). At the smoke profile two networks train for
+# seconds on a CPU and are scored on two downsized test images: the numbers then mean nothing.
 
 # %% [markdown]
 # ## The paper's Table 3

@@ -15,7 +15,31 @@
 
 # %% [markdown]
 # # WoD Table 4: the networks on Cityscapes val and ADE20K val
-#
+
+# %% tags=["parameters", "hide-cell"]
+profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
+rows: list = ["resnet101:1conv", "model_a1:2conv"]  # Cityscapes block: networks as architecture:head
+recipe: str = "wod_segmentation"  # training recipe of the Cityscapes block (paper profile: its Cityscapes recipe)
+ade20k_rows: list = ["model_a:2conv", "model_a1:2conv"]  # ADE20K block: networks as architecture:head
+ade20k_recipe: str = "wod_segmentation"  # training recipe of the ADE20K block (paper profile: its ADE20K recipe)
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from drnlib import recipes
+from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
+                            show_provenance, show_stored_figures)
+from drnlib.pages import start
+from drnlib.pages.wod_segmentation import (Row, claims_values, describe_rows, scores_table, segmenters, shown,
+                                           table4_verdicts, unknown_paper_frame, validation_scores)
+from drnlib.paper import notes
+from drnlib.results import save_figure, save_results
+
+p = start("wod_table4", globals())
+paper = notes("wider_or_deeper", "table4_val")
+
+# %% [markdown]
 # Table 4 of Wu et al. repeats the comparison of [Table 2](wod_table2) on two scene-parsing data sets: Cityscapes
 # (street scenes; 19 classes; 2,975 training and 500 validation images of 1024×2048) with the 1-conv head and Model
 # A2's 2-conv head, and ADE20K (indoor and outdoor scenes; 150 classes; 20,210 training and 2,000 validation images)
@@ -32,29 +56,6 @@
 # [Table 2](wod_table2) for the recipe and its differences from the paper's). Runs are shared with Tables 2, 3 and
 # 5-7. At the smoke profile a few networks train for seconds on a CPU: the page then exercises the pipeline and its
 # numbers mean nothing.
-
-# %% tags=["parameters"]
-profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
-rows: list = ["resnet101:1conv", "model_a1:2conv"]  # Cityscapes block: networks as architecture:head
-recipe: str = "wod_segmentation"  # training recipe of the Cityscapes block (paper profile: its Cityscapes recipe)
-ade20k_rows: list = ["model_a:2conv", "model_a1:2conv"]  # ADE20K block: networks as architecture:head
-ade20k_recipe: str = "wod_segmentation"  # training recipe of the ADE20K block (paper profile: its ADE20K recipe)
-
-# %%
-import matplotlib.pyplot as plt
-import pandas as pd
-
-from drnlib import recipes
-from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
-                            show_provenance, show_stored_figures)
-from drnlib.pages import start
-from drnlib.pages.wod_segmentation import (Row, claims_values, describe_rows, scores_table, segmenters, shown,
-                                           table4_verdicts, unknown_paper_frame, validation_scores)
-from drnlib.paper import notes
-from drnlib.results import save_figure, save_results
-
-p = start("wod_table4", globals())
-paper = notes("wider_or_deeper", "table4_val")
 
 # %% [markdown]
 # ## The paper's Table 4

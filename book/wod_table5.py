@@ -15,7 +15,31 @@
 
 # %% [markdown]
 # # WoD Table 5: Cityscapes test, classes and categories, one scale or several
-#
+
+# %% tags=["parameters", "hide-cell"]
+profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
+row: str = "model_a1:2conv"  # the network, as architecture:head (paper: Model A2, 2 conv)
+recipe: str = "wod_segmentation"  # the training recipe (paper profile: its Cityscapes recipe)
+split: str = "test"  # evaluation split: val | test (paper profile: val, as the test labels are not public)
+scales: list = [0.5, 1]  # multi-scale testing: scales whose softmax maps are averaged (mini, paper: 0.5 to 1.5)
+flip: bool = True  # multi-scale testing also averages the mirrored images
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from drnlib import recipes, runs
+from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
+                            show_provenance, show_stored_figures)
+from drnlib.pages import start
+from drnlib.pages.wod_segmentation import (CATEGORIES, category_scores, claims_values, scale_note, segmenters, shown,
+                                           table5_verdicts)
+from drnlib.paper import published
+from drnlib.results import save_figure, save_results
+
+p = start("wod_table5", globals())
+
+# %% [markdown]
 # Wu et al. score Model A2 (2 conv) on the Cityscapes test server, which reports four numbers: the IoU over the 19
 # classes, the IoU over the 7 categories they belong to (flat, construction, object, nature, sky, human, vehicle),
 # and an instance-weighted variant of each (iIoU, which weighs the pixels of small objects up). Trained on the fine
@@ -32,29 +56,6 @@
 # multi-scale testing does) does not rest on Places365. No network starts from ImageNet weights (see
 # [Table 2](wod_table2) for the recipe, shared with Tables 2-4, 6 and 7). At the smoke profile the network trains
 # for seconds on a CPU and is scored on two downsized images: the numbers then mean nothing.
-
-# %% tags=["parameters"]
-profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
-row: str = "model_a1:2conv"  # the network, as architecture:head (paper: Model A2, 2 conv)
-recipe: str = "wod_segmentation"  # the training recipe (paper profile: its Cityscapes recipe)
-split: str = "test"  # evaluation split: val | test (paper profile: val, as the test labels are not public)
-scales: list = [0.5, 1]  # multi-scale testing: scales whose softmax maps are averaged (mini, paper: 0.5 to 1.5)
-flip: bool = True  # multi-scale testing also averages the mirrored images
-
-# %%
-import matplotlib.pyplot as plt
-import pandas as pd
-
-from drnlib import recipes, runs
-from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
-                            show_provenance, show_stored_figures)
-from drnlib.pages import start
-from drnlib.pages.wod_segmentation import (CATEGORIES, category_scores, claims_values, scale_note, segmenters, shown,
-                                           table5_verdicts)
-from drnlib.paper import published
-from drnlib.results import save_figure, save_results
-
-p = start("wod_table5", globals())
 
 # %% [markdown]
 # ## The paper's Table 5

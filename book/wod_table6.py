@@ -15,7 +15,32 @@
 
 # %% [markdown]
 # # WoD Table 6: ADE20K test, with every trick
-#
+
+# %% tags=["parameters", "hide-cell"]
+profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
+row: str = "model_a1:2conv"  # the single network, as architecture:head (paper: Model A2, 2 conv)
+average: list = ["model_a:2conv", "model_a1:2conv"]  # networks whose softmax is averaged (paper: Models A and C)
+recipe: str = "wod_segmentation"  # the training recipe (paper profile: its ADE20K recipe)
+split: str = "test"  # evaluation split: val | test (paper profile: val, as the test labels are not public)
+scales: list = [0.5, 1]  # multi-scale testing: scales whose softmax maps are averaged (mini, paper: 0.5 to 1.5)
+flip: bool = True  # multi-scale testing also averages the mirrored images
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from drnlib import recipes
+from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, show_provenance,
+                            show_stored_figures)
+from drnlib.pages import start
+from drnlib.pages.wod_segmentation import (ade_score, claims_values, describe_rows, rows_of, scale_note, score_bars,
+                                           segmenters, shown, table6_verdicts, testing_steps)
+from drnlib.paper import notes
+from drnlib.results import save_figure, save_results
+
+p = start("wod_table6", globals())
+
+# %% [markdown]
 # For the ADE20K test set (the ILSVRC 2016 scene-parsing challenge) Wu et al. make an exception to their rule of
 # plain single-model testing: their entry averages the softmax of two networks (built on Models A and C), tests at
 # several scales and post-processes with a CRF. The benchmark's score is the mean of pixel accuracy and mean IoU. The
@@ -32,30 +57,6 @@
 # ImageNet weights (see [Table 2](wod_table2) for the recipe, shared with Tables 2-5 and 7). At the smoke profile
 # (which averages Models A and A1: Model C is not trained there) the networks train for seconds on a CPU: the page
 # then exercises the pipeline and its numbers mean nothing.
-
-# %% tags=["parameters"]
-profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
-row: str = "model_a1:2conv"  # the single network, as architecture:head (paper: Model A2, 2 conv)
-average: list = ["model_a:2conv", "model_a1:2conv"]  # networks whose softmax is averaged (paper: Models A and C)
-recipe: str = "wod_segmentation"  # the training recipe (paper profile: its ADE20K recipe)
-split: str = "test"  # evaluation split: val | test (paper profile: val, as the test labels are not public)
-scales: list = [0.5, 1]  # multi-scale testing: scales whose softmax maps are averaged (mini, paper: 0.5 to 1.5)
-flip: bool = True  # multi-scale testing also averages the mirrored images
-
-# %%
-import matplotlib.pyplot as plt
-import pandas as pd
-
-from drnlib import recipes
-from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, show_provenance,
-                            show_stored_figures)
-from drnlib.pages import start
-from drnlib.pages.wod_segmentation import (ade_score, claims_values, describe_rows, rows_of, scale_note, score_bars,
-                                           segmenters, shown, table6_verdicts, testing_steps)
-from drnlib.paper import notes
-from drnlib.results import save_figure, save_results
-
-p = start("wod_table6", globals())
 
 # %% [markdown]
 # ## The paper's Table 6

@@ -15,7 +15,28 @@
 
 # %% [markdown]
 # # WoD Table 7: PASCAL Context val
-#
+
+# %% tags=["parameters", "hide-cell"]
+profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
+rows: list = ["model_a1:2conv", "resnet101:1conv"]  # Model A1 first, then the stand-ins for the earlier methods
+recipe: str = "wod_segmentation"  # the training recipe (paper profile: its PASCAL Context recipe)
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from drnlib import recipes
+from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
+                            show_provenance, show_stored_figures)
+from drnlib.pages import start
+from drnlib.pages.wod_segmentation import (Row, claims_values, describe_rows, score_bars, scores_table, segmenters,
+                                           shown, table7_verdicts, unknown_paper_frame, validation_scores)
+from drnlib.paper import notes, published
+from drnlib.results import save_figure, save_results
+
+p = start("wod_table7", globals())
+
+# %% [markdown]
 # PASCAL Context labels whole scenes of PASCAL VOC 2010 (59 object and stuff classes and background; 4,998 training
 # and 5,105 validation images, none larger than 500×500). Wu et al. apply their VOC hyper-parameters unchanged and
 # report pixel accuracy, mean accuracy and mean IoU for Model A2 (2 conv) next to earlier methods (FCN-8s, BoxSup,
@@ -31,26 +52,6 @@
 # network starts from ImageNet weights (see [Table 2](wod_table2) for the recipe, shared with Tables 2-6). At the
 # smoke profile the networks train for seconds on a CPU: the page then exercises the pipeline and its numbers mean
 # nothing.
-
-# %% tags=["parameters"]
-profile: str = "smoke"  # smoke | mini | paper: which params/<profile>/recipes.yaml trains, which results/ it writes
-rows: list = ["model_a1:2conv", "resnet101:1conv"]  # Model A1 first, then the stand-ins for the earlier methods
-recipe: str = "wod_segmentation"  # the training recipe (paper profile: its PASCAL Context recipe)
-
-# %%
-import matplotlib.pyplot as plt
-import pandas as pd
-
-from drnlib import recipes
-from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
-                            show_provenance, show_stored_figures)
-from drnlib.pages import start
-from drnlib.pages.wod_segmentation import (Row, claims_values, describe_rows, score_bars, scores_table, segmenters,
-                                           shown, table7_verdicts, unknown_paper_frame, validation_scores)
-from drnlib.paper import notes, published
-from drnlib.results import save_figure, save_results
-
-p = start("wod_table7", globals())
 
 # %% [markdown]
 # ## The paper's Table 7

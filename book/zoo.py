@@ -15,7 +15,24 @@
 
 # %% [markdown]
 # # The model zoo
-#
+
+# %% tags=["parameters", "hide-cell"]
+profile: str = "smoke"  # smoke | mini | paper: which results/<profile>/ folder this run writes
+input_size: int = 224  # side of the input for FLOPs and final resolution, in pixels (a multiple of 32)
+
+# %% tags=["hide-input"]
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+from drnlib.display import claims_table, format_table, glue_results, show_provenance
+from drnlib.pages import start
+from drnlib.pages.drn_architecture import memory_by_output_stride, memory_verdict, unused_projection_weights, zoo_frame
+from drnlib.results import save_results
+
+p = start("zoo", globals())
+
+# %% [markdown]
 # Every network of both papers, built by `drnlib.models.build_model` from its spec table: ResNets, DRN-A/B/C and the
 # official code's DRN-D, the Wider-or-Deeper models A to F (built from their name strings), Model A1 as the paper
 # describes it (pools before B2 and B3, stride-2 convolutions at B4-B6) and `resnet38`, the layout of the released
@@ -27,22 +44,6 @@
 # The official counts come from the project's copy of the published numbers (`drnlib/published.yaml`): fyu/drn's
 # `drn.py` and torchvision for the DRNs and ResNets, and a restatement of ademxapp's `resnet_v2.py` for the WoD
 # models. Everything else is measured here, on the meta device (no memory, no arithmetic), in seconds.
-
-# %% tags=["parameters"]
-profile: str = "smoke"  # smoke | mini | paper: which results/<profile>/ folder this run writes
-input_size: int = 224  # side of the input for FLOPs and final resolution, in pixels (a multiple of 32)
-
-# %%
-import matplotlib.pyplot as plt
-import pandas as pd
-import seaborn as sns
-
-from drnlib.display import claims_table, format_table, glue_results, show_provenance
-from drnlib.pages import start
-from drnlib.pages.drn_architecture import memory_by_output_stride, memory_verdict, unused_projection_weights, zoo_frame
-from drnlib.results import save_results
-
-p = start("zoo", globals())
 
 # %%
 zoo = zoo_frame(input_size)

@@ -155,7 +155,21 @@ def execute_page(root: Path, profile: str, page: Page, params: dict) -> Path:
     except Exception as err:  # a dead kernel, a timeout, an unreadable notebook
         message = " ".join(str(err).split()) or type(err).__name__
         raise NotebookFailed(f"{page.name} failed: {type(err).__name__}: {message} ({where})") from None
+    hide_injected_parameters(output)
     return output
+
+
+def hide_injected_parameters(notebook: Path) -> None:
+    """Tag papermill's injected-parameters cell "hide-cell", as the pages tag their own parameters cell: the
+    rendered page keeps the machinery behind a "show" toggle (Jupyter Book's cell tags)."""
+    import nbformat
+
+    executed = nbformat.read(notebook, as_version=4)
+    for cell in executed.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "hide-cell" not in tags:
+            tags.append("hide-cell")
+    nbformat.write(executed, notebook)
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -179,6 +193,8 @@ def stage(root: Path, profile: str, pages: list[Page]) -> tuple[Path, list[str]]
     shutil.copy2(root / "_toc.yml", staged / "_toc.yml")
     for extra in root.glob("*.bib"):
         shutil.copy2(extra, staged / extra.name)
+    if (root / "_static").is_dir():  # the book's CSS (Jupyter Book adds every .css of _static to the pages)
+        shutil.copytree(root / "_static", staged / "_static")
     unexecuted = []
     for page in pages:
         if not page.is_notebook:

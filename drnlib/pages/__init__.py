@@ -55,8 +55,13 @@ def rules(page: str) -> dict:
 
 def start(page: str, namespace: dict) -> PageParams:
     """A page's first call after its parameters cell: check every parameter (declared type, then the page's
-    rules), write the checked values back into the page's namespace, and return them (drnlib.params)."""
-    return page_parameters(page, namespace, **rules(page))
+    rules), write the checked values back into the page's namespace, say which profiles' numbers the page shows and
+    what they can tell (drnlib.display.profiles_note), and return the parameters (drnlib.params)."""
+    from drnlib.display import profiles_note
+
+    p = page_parameters(page, namespace, **rules(page))
+    profiles_note(page, p.profile)
+    return p
 
 
 def checked(page: str, values: dict, root: Path | None = None) -> PageParams:
