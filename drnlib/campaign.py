@@ -138,10 +138,13 @@ def estimate_minutes(unit: Unit, profile: str, root: Path | None = None, units: 
 
 
 def unit_state(unit: Unit, profile: str, root: Path | None = None) -> str:
-    """"done" when results/<profile>/ holds every page of the unit, computed with the profile's own settings."""
+    """"done" when results/<profile>/ holds every page of the unit (and its benchmark's table), computed with the
+    profile's own settings."""
     from drnlib.results import load_results, results_path
 
     root = Path(root or repo_root())
+    if unit.benchmark and not (root / "results" / profile / "throughput.json").is_file():
+        return "pending"
     for page in unit.pages:
         if not results_path(page, profile, root).is_file():
             return "pending"
@@ -151,26 +154,28 @@ def unit_state(unit: Unit, profile: str, root: Path | None = None) -> str:
 
 
 def lease_plan(profile: str, root: Path | None = None) -> list[list[str]]:
-    """Pending units grouped into leases: a unit with its `needs` in one lease, each lease's estimates (plus the
-    machine's start) within LEASE_MINUTES, in the order of units.yaml (its priority)."""
+    """Pending units grouped into leases: a unit and the units it needs (their runs must be on the machine) always
+    share a lease, each lease's estimates plus the machine's start within LEASE_MINUTES, in the order of
+    units.yaml (its priority). A chain longer than a lease gets a lease of its own (and `status` says so)."""
     units = load_units(profile, root)
-    pending = [u for u in units.values() if unit_state(u, profile, root) == "pending"]
-    minutes = {u.name: estimate_minutes(u, profile, root, units)["minutes"] for u in units.values()}
+    pending = [name for name, u in units.items() if unit_state(u, profile, root) == "pending"]
+    minutes = {n: estimate_minutes(units[n], profile, root, units)["minutes"] for n in pending}
+    chains: list[list[str]] = []  # connected by `needs`, in units.yaml order
+    for name in pending:
+        chain = [n for n in _with_needs(name, units) if n in pending]
+        joined = [c for c in chains if set(c) & set(chain)]
+        merged = [n for n in pending if n in chain or any(n in c for c in joined)]
+        chains = [c for c in chains if c not in joined] + [merged]
+    chains.sort(key=lambda c: pending.index(c[0]))
     leases: list[list[str]] = []
-    placed: set[str] = set()
-    for unit in pending:
-        if unit.name in placed:
-            continue
-        group = [n for n in _with_needs(unit.name, units) if n not in placed or n == unit.name]
+    for chain in chains:
+        size = sum(minutes[n] for n in chain)
         for lease in leases:
-            if all(n in lease for n in unit.needs) or not unit.needs:
-                if sum(minutes[n] for n in lease) + sum(minutes[n] for n in group if n not in lease) \
-                        + LEASE_START_MINUTES <= LEASE_MINUTES:
-                    lease += [n for n in group if n not in lease]
-                    break
+            if sum(minutes[n] for n in lease) + size + LEASE_START_MINUTES <= LEASE_MINUTES:
+                lease += chain
+                break
         else:
-            leases.append(list(group))
-        placed.update(group)
+            leases.append(list(chain))
     return leases
 
 
@@ -181,13 +186,28 @@ def _with_needs(name: str, units: dict) -> list[str]:
     return out + [name]
 
 
-def device_command(unit: Unit, profile: str, budget_s: int) -> dict:
-    """What the device tool is asked to run for a unit: the command line and the archive to carry."""
-    data = unit.data[0] if unit.data else None
-    line = (f"export DRNLIB_SHARED_DATA=$PWD/{CARRY_DIR} PYTHONUNBUFFERED=1; python3 -m drnlib.campaign run "
-            f"--profile {profile} --units {unit.name} --budget {budget_s} --out $OUT")
-    return {"command": line, "carry": [CARRY_DIR] if data else [],
-            "prepare": f"mkdir -p {CARRY_DIR} && cp ../shared/data/{ARCHIVES[data]} {CARRY_DIR}/" if data else ""}
+def device_commands(lease: list[str], profile: str, units: dict, budget_s: int = 570) -> list[dict]:
+    """The device commands of a lease: consecutive units that need the same archive (or none) share a command; each
+    command carries its one archive; only the first runs the CUDA self-check (the later ones find the same warm
+    machine, with the data and runs the earlier ones left)."""
+    groups: list[list[str]] = []
+    for name in lease:
+        data = units[name].data[:1]
+        if groups and (not data or units[groups[-1][0]].data[:1] in ([], data)) and \
+                len({d for n in groups[-1] for d in units[n].data[:1]} | set(data)) <= 1:
+            groups[-1].append(name)
+        else:
+            groups.append([name])
+    commands = []
+    for position, group in enumerate(groups):
+        data = next((units[n].data[0] for n in group if units[n].data), None)
+        line = (f"export DRNLIB_SHARED_DATA=$PWD/{CARRY_DIR} PYTHONUNBUFFERED=1; python3 -m drnlib.campaign run "
+                f"--profile {profile} --units {' '.join(group)} --budget {budget_s} --out $OUT"
+                + ("" if position == 0 else " --skip-self-check"))
+        commands.append({"units": group, "command": line, "carry": [CARRY_DIR] if data else [],
+                         "prepare": (f"rm -rf {CARRY_DIR} && mkdir -p {CARRY_DIR} && cp ../shared/data/{ARCHIVES[data]} "
+                                     f"{CARRY_DIR}/") if data else ""})
+    return commands
 
 
 # The CUDA self-check.
@@ -368,6 +388,9 @@ def write_bundle(unit: Unit, profile: str, root: Path, out: Path, record: dict) 
         log = root / "_build" / "scripts" / profile / f"{page}.log"
         if log.is_file():
             members[f"logs/{page}.log"] = log
+    for name in ("throughput.json", "throughput.log"):
+        if unit.benchmark and (out / name).is_file():
+            members[f"results/{name}"] = out / name
     trained = []
     for spec in unit_runs(unit, profile, root):
         folder = Path(runs.config(profile, spec, root).out_dir)
@@ -493,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--budget", type=float, required=True, metavar="SECONDS",
                      help="device seconds this command may use: a unit that would not fit is not started")
     run.add_argument("--out", type=Path, required=True, help="folder for the bundles (the device's $OUT)")
+    run.add_argument("--skip-self-check", action="store_true",
+                     help="a lease's later commands: the machine passed the self-check in its first one")
     run.add_argument("--dry-run", action="store_true",
                      help="rehearse on the CPU: recipes shrunk to a few images and one epoch, in a copy of the "
                           "book (nothing of results/ or runs/ is touched), then import the bundles into the copy")
@@ -510,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             return _dry_run(args)
         _handle_term()
-        records = run_units(args.units, args.profile, args.budget, args.out)
+        records = run_units(args.units, args.profile, args.budget, args.out, check=not args.skip_self_check)
         return 0 if all(r["state"] != "ran" or all(p["state"] == "ok" for p in r["pages"]) for r in records) else 1
     except DrnError as err:
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
@@ -529,8 +554,9 @@ def _status(profile: str) -> int:
     units = load_units(profile)
     for number, lease in enumerate(lease_plan(profile), 1):
         print(f"\nlease {number}: {' -> '.join(lease)}")
-        for name in lease:
-            command = device_command(units[name], profile, 540)
+        total = sum(frame.set_index("unit").loc[n, "minutes"] for n in lease)
+        print(f"  ({total:.1f} min of units + {LEASE_START_MINUTES:g} to start the machine)")
+        for command in device_commands(lease, profile, units):
             if command["prepare"]:
                 print(f"  here:   {command['prepare']}")
             print(f"  device: {command['command']}" + (f"   (carry: {command['carry'][0]})" if command["carry"] else ""))

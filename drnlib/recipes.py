@@ -158,13 +158,23 @@ def init_of(profile: str, name: str, arch: str, root: Path | None = None) -> tup
 
 
 def describe(profile: str, name: str, root: Path | None = None) -> str:
-    """One line for a page: the recipe's purpose and its settings that differ from RunConfig's defaults."""
+    """What a page says about the recipe its networks were trained with: its purpose, its settings that differ from
+    RunConfig's defaults, and (below the paper profile) how it departs from the paper profile's recipe of the same
+    name, i.e. from the papers' protocol."""
     fields = recipe(profile, name, root)
     about = fields.pop("about", "")
     defaults = RunConfig()
     shown = [f"{k} {v}" for k, v in fields.items() if getattr(defaults, k, object()) != v and k not in ("workers",
-                                                                                                      "device")]
-    return f"{name} ({profile}): " + (f"{about} " if about else "") + "; ".join(shown)
+                                                                                                      "device",
+                                                                                                      "progress")]
+    text = f"{name} ({profile}): " + (f"{about} " if about else "") + "; ".join(shown)
+    if profile != "paper" and name in load("paper", root):
+        changed = {k: v for k, v in differences(profile, "paper", name, root).items()
+                   if k not in ("workers", "device", "progress", "base")}
+        if changed:
+            text += ". Differs from the paper profile (the papers' protocol) in: " + "; ".join(
+                f"{k} {ours} (paper {theirs})" for k, (ours, theirs) in changed.items())
+    return text
 
 
 def differences(profile: str, other: str, name: str, root: Path | None = None) -> dict:
