@@ -18,11 +18,14 @@ lab: $(STAMP)
 
 env: $(STAMP)
 
-# Re-run pip only when the pins change; an existing .venv is reused.
-$(STAMP): requirements.txt pyproject.toml
+# Re-run pip only when the pins change; an existing .venv is reused. jupyter/overrides.json is the project's
+# JupyterLab configuration: book/*.py open as notebooks on a double click (jupytext's viewer by default).
+$(STAMP): requirements.txt pyproject.toml jupyter/overrides.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-build-isolation --no-deps -e .
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $@
 
 clean:

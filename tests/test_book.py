@@ -317,38 +317,99 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_jupyterlab_opens_a_py_page_as_a_notebook(tmp_path):
-    port, token = _free_port(), "drnbook-test-token"
-    env = {**clean_env(), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
-    server = subprocess.Popen(
+def _lab(tmp_path, port, token, *options):
+    env = {**clean_env(), "JUPYTER_RUNTIME_DIR": str(tmp_path / f"runtime-{port}")}
+    return subprocess.Popen(
         [str(BIN / "jupyter"), "lab", "--notebook-dir=book", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--ServerApp.token={token}", "--ServerApp.port_retries=0",
+         f"--ServerApp.token={token}", "--ServerApp.port_retries=0", *options,
          *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI containers run as root
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "lab.log", "w"))
-    try:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/contents/fig4.py?content=1",
-                                         headers={"Authorization": f"token {token}"})
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    model = json.load(response)
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert server.poll() is None, (tmp_path / "lab.log").read_text()[-3000:]
-                assert time.monotonic() < deadline, "JupyterLab did not answer in 90 s"
-                time.sleep(0.5)
-        assert model["type"] == "notebook" and model["format"] == "json"
-        cells = model["content"]["cells"]
-        assert any("parameters" in c["metadata"].get("tags", []) for c in cells)
-        assert model["content"]["metadata"]["kernelspec"]["name"] == "python3"
-    finally:
-        server.terminate()
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / f"lab-{port}.log", "w"))
+
+
+def _get_json(url, token, server, log):
+    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
+    deadline = time.monotonic() + 90
+    while True:
         try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.load(response)
+        except (urllib.error.URLError, ConnectionError):
+            assert server.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, "JupyterLab did not answer in 90 s"
+            time.sleep(0.5)
+
+
+def _stop(server):
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+VIEWER_PROBE = """<html><body><iframe id="lab" src="/lab?token=TOKEN" style="width:1280px;height:800px"></iframe>
+<script>
+// JupyterLab in a frame of the same origin: double-click book/fig4.py in its file browser, report what opened.
+const frame = document.getElementById("lab");
+const pause = ms => new Promise(r => setTimeout(r, ms));
+function report(x) { const p = document.createElement("pre"); p.id = "probe"; p.textContent = JSON.stringify(x);
+                     document.body.appendChild(p); }
+async function run() {
+  const deadline = Date.now() + 60000;
+  while (!(frame.contentWindow && frame.contentWindow.jupyterapp) && Date.now() < deadline) await pause(200);
+  const app = frame.contentWindow.jupyterapp;
+  await app.started; await app.restored;
+  const factory = app.docRegistry.defaultWidgetFactory("fig4.py").name;
+  let item = null;
+  while (!item && Date.now() < deadline) {
+    item = [...frame.contentDocument.querySelectorAll(".jp-DirListing-item")].find(e => e.textContent.includes("fig4.py"));
+    await pause(200);
+  }
+  item.dispatchEvent(new MouseEvent("dblclick", {bubbles: true, cancelable: true, view: frame.contentWindow}));
+  let opened = null;
+  while (Date.now() < deadline) {
+    opened = app.shell.currentWidget;
+    if (opened && opened.title.label.includes("fig4")) break;
+    await pause(200);
+  }
+  await pause(1500);
+  report({factory, opened: [...opened.node.classList], cells: opened.node.querySelectorAll(".jp-Notebook-cell").length});
+}
+run().catch(e => report({error: String(e)}));
+</script></body></html>"""
+
+
+def test_jupyterlab_opens_a_py_page_as_a_notebook_with_the_default_viewer(tmp_path):
+    """`make lab` installs jupyter/overrides.json, which makes jupytext's notebook view the default viewer of .py
+    files: a double click on book/fig4.py in JupyterLab's file browser opens it as a notebook (probed in headless
+    Chromium, from a page of the server's own origin); without the project's configuration the default is the text
+    editor."""
+    installed = BIN.parent / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    assert json.loads(installed.read_text()) == json.loads((REPO / "jupyter" / "overrides.json").read_text())
+    token, static = "drnbook-test-token", tmp_path / "static"
+    static.mkdir()
+    (static / "viewer_probe.html").write_text(VIEWER_PROBE.replace("TOKEN", token))
+    seen = {}
+    for label, options in (("project", ()), ("without it", (f"--LabApp.app_settings_dir={tmp_path / 'none'}",))):
+        port = _free_port()
+        server = _lab(tmp_path, port, token, "--LabApp.expose_app_in_browser=True",
+                      f'--ServerApp.extra_static_paths=["{static}"]', *options)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            model = _get_json(f"{base}/api/contents/fig4.py?content=1", token, server, tmp_path / f"lab-{port}.log")
+            assert model["type"] == "notebook" and model["content"]["metadata"]["kernelspec"]["name"] == "python3"
+            dom = _chromium("--dump-dom", "--window-size=1300,900", "--virtual-time-budget=60000",
+                            f"{base}/static/viewer_probe.html?token={token}").stdout
+            found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+            assert found, dom[-2000:]
+            seen[label] = json.loads(found.group(1).replace("&quot;", '"'))
+        finally:
+            _stop(server)
+    project, control = seen["project"], seen["without it"]
+    assert project.get("factory") == "Jupytext Notebook", seen
+    assert "jp-NotebookPanel" in project["opened"] and project["cells"] >= 10, seen
+    assert control.get("factory") == "Editor", seen  # the setting is what makes the notebook view the default
 
 
 # Script mode: the GPU machine has torch, scipy, pandas, matplotlib, seaborn, tqdm and pyyaml, but no Jupyter stack
