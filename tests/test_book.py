@@ -293,6 +293,71 @@ def test_chromium_draws_the_figures_tables_and_math(built):
     region.save(root / "figure_region.png")  # for a look when this fails
 
 
+LAYOUT_PROBE = """<script>
+window.addEventListener("load", () => setTimeout(() => {
+  const width = document.documentElement.clientWidth;
+  const visible = el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0 && el.offsetParent !== null && !el.closest("details:not([open])") && (!el.checkVisibility || el.checkVisibility({contentVisibilityAuto: true, visibilityProperty: true})); };
+  const article = document.querySelector("article") || document.body;
+  const firstHeading = article.querySelector("h2");
+  const before = el => firstHeading && (el.compareDocumentPosition(firstHeading) & Node.DOCUMENT_POSITION_FOLLOWING);
+  const codeBefore = [...article.querySelectorAll("div.cell_input")].filter(el => before(el) && visible(el))
+    .map(el => el.textContent.trim().slice(0, 80));
+  const clipped = el => { for (let a = el.parentElement; a; a = a.parentElement) {
+      const o = getComputedStyle(a).overflowX; if (o === "auto" || o === "scroll" || o === "hidden") return a.getBoundingClientRect().right <= width + 1; }
+    return false; };
+  const wide = [...document.body.querySelectorAll("*")].filter(el => visible(el) && el.getBoundingClientRect().right > width + 1 && !clipped(el))
+    .map(el => el.tagName + "." + [...el.classList].join("."));
+  const scrollingCode = [...article.querySelectorAll("pre")].filter(el => visible(el) && el.scrollWidth > el.clientWidth + 1).length;
+  const rows = [...article.querySelectorAll("table")].map(t => t.querySelectorAll("tbody tr").length);
+  const probe = document.createElement("pre");
+  probe.id = "probe";
+  probe.textContent = JSON.stringify({width, heading: firstHeading ? firstHeading.textContent : null, codeBefore, wide: wide.slice(0, 20),
+    pageScroll: document.documentElement.scrollWidth > width + 1, scrollingCode, rows,
+    images: [...article.querySelectorAll("img")].filter(visible).length});
+  document.body.appendChild(probe);
+}, 500));
+</script>
+"""
+TABLE_PAGES = ["table1", "table2", "table3", *(f"wod_table{i}" for i in range(1, 8))]
+
+
+def _layout(root, name: str) -> dict:
+    """What a reader at 1280 px sees of a rendered page: code shown before its first results heading, elements wider
+    than the page (outside boxes that scroll on their own), code blocks that need a scroll bar, table rows, images."""
+    page = root / "_build" / "html" / "book" / f"{name}.html"
+    probe_page = page.with_name(f"{name}_layout.html")
+    probe_page.write_text(page.read_text().replace("</body>", LAYOUT_PROBE + "</body>"))
+    dom = _chromium("--dump-dom", "--window-size=1280,2000", probe_page.as_uri()).stdout
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+    assert found, f"the layout probe did not run on {name}"
+    return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
+                      .replace("&gt;", ">"))
+
+
+def test_a_reader_sees_no_machinery_and_no_horizontal_scroll(built):
+    root, _ = built
+    for name in ("table3", "wod_table2"):
+        seen = _layout(root, name)
+        assert seen["heading"], name
+        assert seen["codeBefore"] == [], (name, seen["codeBefore"])  # parameters, injected cell, checks: folded
+        assert seen["wide"] == [] and not seen["pageScroll"] and seen["scrollingCode"] == 0, (name, seen)
+        html = (root / "_build" / "html" / "book" / f"{name}.html").read_text()
+        assert html.count('<details class="admonition hide above-input">') >= 3  # behind a "show" toggle
+        assert "This page shows numbers of the <strong>smoke</strong> profile" in html
+
+
+def test_every_claim_has_a_row_and_every_paper_table_a_figure(built):
+    from drnlib.paper import claims
+
+    root, _ = built
+    overview = _layout(root, "claims")
+    assert len(claims()) in overview["rows"] and overview["images"] >= 1
+    html = (root / "_build" / "html" / "book" / "claims.html").read_text()
+    assert all(f">{claim_id}<" in html for claim_id in claims())
+    for name in TABLE_PAGES:
+        assert _layout(root, name)["images"] >= 1, name
+
+
 # Running a page by hand: papermill and JupyterLab.
 
 
