@@ -60,14 +60,17 @@ def evaluate_run(config: RunConfig | dict, output: str | Path | None = None, ave
 
 
 def _model(checkpoint: dict, task, arch: str):
+    """The checkpoint's network for `task`, built on the meta device (no random initialisation to throw away: the
+    weights come next; Model A's 105M parameters take seconds to initialise on a CPU)."""
     from drnlib.models import build_model, model_from_config
 
     model_config = dict(checkpoint.get("model_config") or {})
-    if model_config.get("name"):
-        model = model_from_config({**model_config, "task": task.model_task})
-    else:
-        model = build_model(arch, num_classes=checkpoint["num_classes"], task=task.model_task)
-    model.load_state_dict(checkpoint["model"])
+    with torch.device("meta"):
+        if model_config.get("name"):
+            model = model_from_config({**model_config, "task": task.model_task})
+        else:
+            model = build_model(arch, num_classes=checkpoint["num_classes"], task=task.model_task)
+    model.load_state_dict(checkpoint["model"], assign=True)
     return model
 
 
