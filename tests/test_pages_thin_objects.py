@@ -46,13 +46,13 @@ def test_the_parameters_are_checked_with_one_line_each():
 def test_every_condition_seed_and_network_is_one_run_of_the_recipe():
     p = params("mini")
     wanted = needed_runs("thin_objects", p)
-    assert len(wanted) == len(set(wanted)) == len(p.scales) * len(p.thinness) * len(p.seeds) * len(p.archs) == 108
+    assert len(wanted) == len(set(wanted)) == len(p.scales) * len(p.thinness) * len(p.seeds) * len(p.archs) == 36
     folders = {runs.config("mini", spec).out_dir for spec in wanted}
-    assert len(folders) == 108  # every run has its own folder
-    cfg = runs.config("mini", specs(p)[("drn_a_18", 0.1, 8.0, 2)])
-    assert cfg.seed == 2 and cfg.recipe == "thin_objects" and cfg.limit_train == 10000 and cfg.holdout == 500
-    assert cfg.data_options == {"image_size": 96, "num_classes": 8, "clutter": 0.5, "num_samples": 10500,
-                                "object_scale": 0.1, "thinness": 8, "seed": 2}
+    assert len(folders) == 36  # every run has its own folder
+    cfg = runs.config("mini", specs(p)[("drn_a_18", 0.12, 6.0, 1)])
+    assert cfg.seed == 1 and cfg.recipe == "thin_objects" and cfg.limit_train == 8000 and cfg.holdout == 500
+    assert cfg.data_options == {"image_size": 96, "num_classes": 8, "clutter": 0.5, "num_samples": 8500,
+                                "object_scale": 0.12, "thinness": 6, "seed": 1}
 
 
 def test_the_command_line_trains_the_run_the_page_finds(monkeypatch):
