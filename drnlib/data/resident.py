@@ -256,8 +256,11 @@ def _store(folder: Path, key: str, images: torch.Tensor, targets: torch.Tensor, 
     parent = folder.parent
     parent.mkdir(parents=True, exist_ok=True)
     for stale in parent.glob(f".{folder.name}.tmp-*"):  # leftovers of killed writes, older than an hour
-        if time.time() - stale.stat().st_mtime > 3600:
-            shutil.rmtree(stale, ignore_errors=True)
+        try:
+            if time.time() - stale.stat().st_mtime > 3600:
+                shutil.rmtree(stale, ignore_errors=True)
+        except OSError:  # removed by another process meanwhile
+            pass
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=parent))
     try:
         np.save(tmp / "images.npy", images.numpy())
@@ -494,12 +497,17 @@ class DeviceAugment:
         return top, left, ch, cw
 
     # -- applying them -------------------------------------------------------------------------------------------
-    def _constant(self, name: str, device: torch.device) -> torch.Tensor:
-        key = (name, str(device))
+    def _constant(self, name, device: torch.device, values=None, dtype=torch.float32) -> torch.Tensor:
+        """A small constant tensor on `device`, made once: copying it from the host at every step would make the
+        host wait for the device. Named ones are per-channel (1, C, 1, 1); others give their `values`."""
+        key = (name, str(device), dtype)
         if key not in self._constants:
-            values = {"mean": self.mean, "std": self.std, "fill": [v / 255 for v in self.image_fill],
-                      "gray": GRAY_WEIGHTS}[name]
-            self._constants[key] = torch.tensor(values, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+            if values is None:
+                values = {"mean": self.mean, "std": self.std, "fill": [v / 255 for v in self.image_fill],
+                          "gray": GRAY_WEIGHTS}[name]
+                self._constants[key] = torch.tensor(values, dtype=dtype, device=device).view(1, -1, 1, 1)
+            else:
+                self._constants[key] = torch.tensor(values, dtype=dtype, device=device)
         return self._constants[key]
 
     def __call__(self, images: torch.Tensor, masks: torch.Tensor | None, generator: torch.Generator,
@@ -538,20 +546,22 @@ class DeviceAugment:
             x = x.gather(2, rows[:, None, :, None].expand(-1, c, -1, x.shape[3]))
             return x.gather(3, cols[:, None, None, :].expand(-1, c, out_h, -1))
 
-        fill = torch.tensor([round(v) for v in self.image_fill], dtype=images.dtype, device=device).view(1, -1, 1, 1)
-        images = torch.where(inside[:, None], take(images), fill)
+        fill = self._constant("uint8 fill", device, [round(v) for v in self.image_fill], images.dtype)
+        images = torch.where(inside[:, None], take(images), fill.view(1, -1, 1, 1))
         if masks is not None:
-            masks = torch.where(inside, take(masks[:, None])[:, 0], torch.full_like(masks[:1, :1, :1], int(self.mask_fill)))
+            masks = torch.where(inside, take(masks[:, None])[:, 0],
+                                torch.full_like(masks[:1, :1, :1], int(self.mask_fill)))
         return images, masks
 
     def _resample(self, images, masks, matrix, out_h, out_w):
         """One affine resampling per sample: bilinear images, nearest masks, fill outside the image."""
         batch, channels, height, width = images.shape
         device = images.device
-        to_source = torch.tensor([[2 / width, 0, -1], [0, 2 / height, -1], [0, 0, 1]], dtype=torch.float64,
-                                 device=device)
-        from_output = torch.tensor([[out_w / 2, 0, out_w / 2], [0, out_h / 2, out_h / 2], [0, 0, 1]],
-                                   dtype=torch.float64, device=device)
+        # pixel coordinates -> affine_grid's [-1, 1] (align_corners=False: -1 and 1 are the outer pixel edges)
+        to_source = self._constant(("to source", height, width), device,
+                                   [[2 / width, 0, -1], [0, 2 / height, -1], [0, 0, 1]], torch.float64)
+        from_output = self._constant(("from output", out_h, out_w), device,
+                                     [[out_w / 2, 0, out_w / 2], [0, out_h / 2, out_h / 2], [0, 0, 1]], torch.float64)
         theta = (to_source @ matrix @ from_output)[:, :2].to(torch.float32)
         grid = F.affine_grid(theta, [batch, channels, out_h, out_w], align_corners=False)
         x = images.to(torch.float32).mul_(1.0 / 255)
