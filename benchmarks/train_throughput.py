@@ -1,7 +1,7 @@
 """Training throughput: what bounds drnlib's training, the data or the step, and how much faster than the official
 code's setup does it train?
 
-    python benchmarks/train_throughput.py          # on a GPU: DRN-C-26 and ResNet-50 on Tiny ImageNet, 224 px, batch 128
+    python benchmarks/train_throughput.py          # on a GPU: DRN-C-26 and ResNet-50, Tiny ImageNet, 224 px, batch 128
     python benchmarks/train_throughput.py --device cpu --archs resnet18 --dataset tiny_imagenet --input-size 56 \\
         --batch-size 32 --modes a --iters 5 --workers 1 --limit-train 640
     python benchmarks/train_throughput.py --device cpu --archs drn_c_26 --dataset camvid --task segment \\
@@ -22,7 +22,8 @@ torch.utils.flop_counter at these settings) and the ratio to mode (a) on the sam
 alone says which one bounds training. The batches are the engine's own (drnlib.train.engine.make_batches with the
 data set's training recipe at --input-size: random-resized crop + flip + colour jitter for classification, [rotate]
 + [scale] + padded crop + flip for segmentation). With --repeats, the data paths take turns and each number is the
-median. Prints tables and, with --output, writes the numbers as JSON (atomically).
+median. Prints tables and, with --output, writes the numbers as JSON (atomically). On a CPU shared with other work,
+OMP_NUM_THREADS=1 gives steadier numbers (with several threads every small operation waits for all of them).
 """
 
 from __future__ import annotations

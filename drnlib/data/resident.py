@@ -554,7 +554,10 @@ class DeviceAugment:
         return images, masks
 
     def _resample(self, images, masks, matrix, out_h, out_w):
-        """One affine resampling per sample: bilinear images, nearest masks, fill outside the image."""
+        """One affine resampling per sample: bilinear images, nearest masks, fill outside the image. The whole
+        source images pass through memory once (uint8 -> float32, which grid_sample needs); everything else
+        happens at the output size, including the fill: sampling with zeros outside and adding the fill times the
+        weight that fell outside equals sampling (image - fill) and adding the fill back."""
         batch, channels, height, width = images.shape
         device = images.device
         # pixel coordinates -> affine_grid's [-1, 1] (align_corners=False: -1 and 1 are the outer pixel edges)
@@ -564,17 +567,32 @@ class DeviceAugment:
                                      [[out_w / 2, 0, out_w / 2], [0, out_h / 2, out_h / 2], [0, 0, 1]], torch.float64)
         theta = (to_source @ matrix @ from_output)[:, :2].to(torch.float32)
         grid = F.affine_grid(theta, [batch, channels, out_h, out_w], align_corners=False)
-        x = images.to(torch.float32).mul_(1.0 / 255)
-        if self.pads:  # sample (x - fill) with zeros outside: the fill colour there, blended at the edge
-            fill = self._constant("fill", device)
-            x = F.grid_sample(x - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + fill
+        # grid_sample's own source coordinates: pixel centres at integers
+        ix = ((grid[..., 0] + 1) * width - 1) / 2
+        iy = ((grid[..., 1] + 1) * height - 1) / 2
+        if self.pads:
+            x = F.grid_sample(images.to(torch.float32), grid, mode="bilinear", padding_mode="zeros",
+                              align_corners=False)
+            outside = 1 - (self._inside_weight(ix, width) * self._inside_weight(iy, height))[:, None]
+            x = x.add_(outside * self._constant("fill255", device, [[v] for v in self.image_fill]).view(1, -1, 1, 1))
         else:  # crops inside the image: the border pixel repeats (torchvision's resize clamps at the border)
-            x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
-        if masks is not None:  # label - fill is 0 outside; nearest keeps labels integral
-            shifted = masks[:, None].to(torch.float32) - self.mask_fill
-            masks = (F.grid_sample(shifted, grid, mode="nearest", padding_mode="zeros", align_corners=False)[:, 0]
-                     + self.mask_fill).round_().to(torch.uint8)
+            x = F.grid_sample(images.to(torch.float32), grid, mode="bilinear", padding_mode="border",
+                              align_corners=False)
+        x = x.mul_(1.0 / 255)
+        if masks is not None:  # nearest keeps labels integral; grid_sample's nearest rounds half to even
+            sampled = F.grid_sample(masks[:, None].to(torch.float32), grid, mode="nearest", padding_mode="zeros",
+                                    align_corners=False)[:, 0]
+            rows, cols = torch.round(iy), torch.round(ix)
+            inside = (rows >= 0) & (rows <= height - 1) & (cols >= 0) & (cols <= width - 1)
+            masks = torch.where(inside, sampled, torch.full_like(sampled[:1, :1, :1], self.mask_fill)).to(torch.uint8)
         return x, masks
+
+    @staticmethod
+    def _inside_weight(coord: torch.Tensor, extent: int) -> torch.Tensor:
+        """The share of a bilinear sample at `coord` (pixel centres at integers) that falls on pixels 0..extent-1."""
+        low = torch.floor(coord)
+        frac = coord - low
+        return (1 - frac) * ((low >= 0) & (low <= extent - 1)) + frac * ((low >= -1) & (low <= extent - 2))
 
     def _color_jitter(self, x, factors, order):
         """torchvision's ColorJitter on float images in [0, 1], per sample. Each of its adjustments blends the
