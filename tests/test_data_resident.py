@@ -15,7 +15,7 @@ from torchvision.transforms.v2 import functional as TF
 from drnlib.data import build_dataset, default_transform
 from drnlib.data import transforms as T
 from drnlib.data.resident import (DeviceAugment, NotResident, decode_split, eval_arrays, resident_batches)
-from drnlib.errors import DataError
+from drnlib.errors import DataError, ParameterError
 from drnlib.eval import evaluate
 from drnlib.models import build_model
 from drnlib.train import RunConfig
@@ -309,6 +309,11 @@ def test_data_sets_that_cannot_be_resident_fall_back_or_fail_on_one_line(imagene
         make_batches(cfg.replace(data_path="resident"), task, train, val, procs(), torch.Generator(), 4)
     assert "differ in size" in str(error.value) and "\n" not in str(error.value)
     assert isinstance(error.value, NotResident)
+
+
+def test_data_path_is_checked():
+    with pytest.raises(ParameterError, match="data_path"):
+        RunConfig(data_path="gpu")
 
 
 def test_a_split_over_the_memory_budget_is_not_resident(tiny_imagenet_root, fresh_cache):
