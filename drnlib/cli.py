@@ -49,7 +49,7 @@ EXAMPLES = {
 SHORT = {"arch": ["-a"], "dataset": ["-d"], "batch_size": ["-b"], "workers": ["-j"], "crop_size": ["-s"],
          "out_dir": ["-o"], "weight_decay": ["--wd"]}
 CHOICES = {"task": {"train": ["classify", "segment"], "evaluate": ["classify", "segment", "localize"]},
-           "schedule": {"train": None}}  # filled from drnlib.train.schedules.SCHEDULES in build_parser
+           "schedule": {"train": None}, "data_path": {"train": ["auto", "resident", "loader"]}}  # filled from drnlib.train.schedules.SCHEDULES in build_parser
 
 
 def _option_type(annotation: str):

@@ -1,4 +1,5 @@
-"""Speed and memory: inference images/s (WoD Table 1), peak fine-tuning memory (WoD Table 2), training throughput.
+"""Speed and memory: inference images/s (WoD Table 1), peak fine-tuning memory (WoD Table 2), training throughput
+(on random data, on real batches with their data path, and of the data path alone).
 
 All timings synchronise the device around the timed loop and discard warm-up iterations; on CUDA the default mode
 is the fast one (bf16 autocast + channels_last); `precision="fp32"` gives the plain baseline.
@@ -96,7 +97,7 @@ def training_throughput(model: nn.Module, batch_size: int = 128, input_size: int
     """SGD steps per second x batch size (forward, backward, update) on random data."""
     device = torch.device(device)
     model = _prepare(model.train(), device, channels_last, compile)
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, **_fast_sgd(device))
     x, y = _random_batch(model, batch_size, input_size, device, num_classes)
     if channels_last:
         x = x.to(memory_format=torch.channels_last)
@@ -142,16 +143,62 @@ def training_step_flops(model: nn.Module, batch_size: int, input_size: int = 224
     return counter.get_total_flops()
 
 
-def loader_throughput(loader: Iterable, batches: int = 20, warmup: int = 2) -> float:
-    """Images per second that a DataLoader delivers on its own (no model), after `warmup` batches."""
-    iterator = iter(loader)
+def loader_throughput(loader: Iterable, batches: int = 20, warmup: int = 2, device: str | None = None) -> float:
+    """Images per second that a DataLoader (or any iterable of (images, targets) batches, such as
+    drnlib.data.resident's device batches) delivers on its own (no model), after `warmup` batches; a new epoch
+    starts when one runs out. `device`: synchronise it before reading the clock (batches made on a GPU)."""
+    iterator = _endless(loader)
     for _ in range(warmup):
         next(iterator)
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    _sync(device)
     count, start = 0, time.perf_counter()
     for _ in range(batches):
-        try:
-            images = next(iterator)[0]
-        except StopIteration:
-            break
-        count += len(images)
+        count += len(next(iterator)[0])
+    _sync(device)
     return count / (time.perf_counter() - start)
+
+
+def _endless(batches: Iterable):
+    """Batches epoch after epoch (an iterable that yields none at all would loop forever: refuse it)."""
+    while True:
+        empty = True
+        for batch in batches:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("the batches are empty")
+
+
+def pipeline_throughput(model: nn.Module, batches: Iterable, device: str = "cpu", precision: str = "fp32",
+                        channels_last: bool = False, compile: bool = False, warmup: int = 3, iters: int = 10,
+                        loss_fn=None) -> Timing:
+    """SGD steps per second x batch size on real batches, data included: each step takes the next batch of
+    `batches` (epoch after epoch), moves it to the device as drnlib.train.engine does, then forward, loss
+    (`loss_fn(output, target)`, default cross-entropy with 255 ignored), backward and update."""
+    from drnlib.eval import to_device
+
+    device = torch.device(device)
+    model = _prepare(model.train(), device, channels_last, compile)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, **_fast_sgd(device))
+    loss_fn = loss_fn or (lambda out, y: F.cross_entropy(out.float(), y, ignore_index=255))
+    iterator = _endless(batches)
+    size = [0, 0]
+
+    def step():
+        images, target = next(iterator)
+        images, target = to_device(images, device, channels_last), to_device(target, device)
+        size[:] = [len(images), images.shape[-1]]
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(device, precision):
+            loss = loss_fn(model(images), target)
+        loss.backward()
+        optimizer.step()
+
+    seconds = _timed(step, device, warmup, iters)
+    return Timing(size[0] / seconds, seconds, size[0], size[1], precision, channels_last, compile, str(device))
+
+
+def _fast_sgd(device: torch.device) -> dict:
+    """The engine's optimizer options: the fused SGD kernel on CUDA, the multi-tensor (foreach) one elsewhere."""
+    return {"fused": True} if device.type == "cuda" else {"foreach": True}

@@ -9,7 +9,8 @@ Sample convention (before transforms): a uint8 tv_tensors.Image (3, H, W) and a 
 255 = ignore (segment). Every data set has num_classes, class_names, task, ignore_index and verify().
 
 Modules: io (decoding images, label PNGs and SBD's MAT labels), registry (sources, cache, unpacking), base,
-classification, segmentation, synthetic, transforms, loader, factory.
+classification, segmentation, synthetic, transforms, loader, factory, resident (splits decoded once into uint8
+tensors on the training device and augmented there; imported on its own: drnlib.data.resident).
 """
 
 from drnlib.data.base import IGNORE_INDEX, ClassificationDataset, ImageDataset, SegmentationDataset

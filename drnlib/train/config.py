@@ -15,6 +15,7 @@ from drnlib.errors import ParameterError
 from drnlib.train.schedules import SCHEDULES
 
 TASKS = ("classify", "segment", "localize")
+DATA_PATHS = ("auto", "resident", "loader")
 
 # Fields that define what a checkpoint is: resuming or evaluating with other values is refused.
 IDENTITY_FIELDS = ("arch", "dataset")
@@ -90,6 +91,12 @@ class RunConfig:
                         "train")
     data_options: dict = knob_dict("options of a generated data set (synthetic scenes: image_size, num_classes, "
                                    "clutter, object_scale, thinness, num_samples), as KEY=VALUE")
+    data_path: str = knob("auto", "where training batches are made: resident (the split decoded once into uint8 "
+                                  "tensors on the training device, cached on disk, augmented there per sample; "
+                                  "drnlib.data.resident), loader (DataLoader workers decode and augment every "
+                                  "epoch) or auto (resident for tiny_imagenet, cifar10, camvid, synthetic when "
+                                  "they fit in memory, else loader). Same recipe, other random streams: part of "
+                                  "the run's settings", "train")
     # Hardware and speed
     device: str = knob("auto", "auto | cpu | cuda | cuda:N (torchrun: each process takes cuda:LOCAL_RANK)")
     amp: bool = knob(True, "bf16 autocast on CUDA (ignored on the CPU)")
@@ -159,6 +166,8 @@ class RunConfig:
         need(self.rotate >= 0, f"rotate must be >= 0, got {self.rotate}")
         need(self.workers >= 0, f"workers must be >= 0, got {self.workers}")
         need(self.holdout >= 0, f"holdout must be >= 0, got {self.holdout}")
+        need(self.data_path in DATA_PATHS, f"unknown data_path {self.data_path!r}; expected one of "
+                                           f"{', '.join(DATA_PATHS)}")
         for name in ("limit_train", "limit_val", "eval_batch_size", "resize_size"):
             value = getattr(self, name)
             need(value is None or value >= 1, f"{name} must be >= 1, got {value}")

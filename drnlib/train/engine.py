@@ -214,26 +214,17 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
     if per_process * procs.world_size != cfg.batch_size:
         raise ParameterError(f"batch_size {cfg.batch_size} is not divisible by the {procs.world_size} processes")
     check_batchnorm_batch(model, cfg, procs, per_process, train_set)
-    if procs.distributed:
-        sampler = DistributedSampler(train_set, procs.world_size, procs.rank, shuffle=True, seed=cfg.seed,
-                                     drop_last=True)
-    else:
-        sampler = RandomSampler(train_set, generator=data_order)
-    loader = DataLoader(train_set, batch_size=per_process, sampler=sampler, num_workers=cfg.workers,
-                        collate_fn=task.collate, pin_memory=device.type == "cuda", drop_last=True,
-                        worker_init_fn=seed_worker, generator=data_order,
-                        prefetch_factor=4 if cfg.workers else None)
+    loader, val_loader, data_path = make_batches(cfg, task, train_set, val_set, procs, data_order, per_process)
     iterations = len(loader)
     if iterations == 0:
         raise DataError(f"the training split of {cfg.dataset} has {len(train_set)} images, fewer than one batch "
                         f"of {per_process} per process")
-    val_loader = DataLoader(shard(val_set, procs.rank, procs.world_size), batch_size=task.eval_batch_size(cfg),
-                            shuffle=False, num_workers=cfg.workers, collate_fn=task.collate,
-                            pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(cfg.seed))
 
     net = distributed.wrap_model(model, procs, cfg.sync_bn)
+    # One fused kernel (CUDA) or a few multi-tensor ones for the whole update, instead of a loop over parameters.
+    fast = {"fused": True} if device.type == "cuda" else {"foreach": True}
     optimizer = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=cfg.lr,
-                                momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+                                momentum=cfg.momentum, weight_decay=cfg.weight_decay, **fast)
     start_epoch, history, changes, done_iterations = 0, [], [], 0
     if checkpoint is not None:
         optimizer.load_state_dict(checkpoint["optimizer"])
@@ -247,6 +238,7 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
         if changed:
             changes.append({"epoch": start_epoch, "changes": changed})
         set_rng_state(checkpoint["rng"], data_order)
+        loader.load_rng_state(checkpoint["rng"], start_epoch, cfg.seed)
     else:
         seed_everything(cfg.seed + procs.rank)  # augmentation streams differ between processes
     scheduler = make_scheduler(optimizer, iterations, lr=cfg.lr, schedule=cfg.schedule, epochs=cfg.epochs,
@@ -268,8 +260,7 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
     epoch_lines = show or (procs.is_main and bool(os.environ.get("DRNLIB_PROGRESS")))
     last_scores = None  # the last epoch's full evaluation (with per-image records), reused as the final one
     for epoch in range(start_epoch, cfg.epochs):
-        if procs.distributed:
-            sampler.set_epoch(epoch)
+        loader.set_epoch(epoch)
         lr = optimizer.param_groups[0]["lr"]
         started = time.perf_counter()
         train_loss = train_one_epoch(step_net, loader, optimizer, scheduler, task, cfg, procs, epoch, show)
@@ -290,7 +281,8 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
                 "arch": cfg.arch, "model_task": task.model_task, "num_classes": info["num_classes"],
                 "model_config": model_config, "config": config_dict, "epoch": epoch + 1,
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "rng": get_rng_state(data_order), "history": history,
+                "scheduler": scheduler.state_dict(), "rng": {**get_rng_state(data_order), **loader.rng_state()},
+                "history": history,
                 "config_changes": changes, "class_names": list(info.get("class_names") or []),
             })
             atomic_write_json(out_dir / "config.json", config_dict)
@@ -308,7 +300,8 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
         "params": sum(p.numel() for p in model.parameters()),
         "train_loss": history[-1]["train_loss"] if history else None, "val": final,
         "train_seconds": sum(r["seconds"] for r in history), "device": str(device),
-        "world_size": procs.world_size, "torch": torch.__version__, "drnlib": drnlib.__version__,
+        "world_size": procs.world_size, "data_path": data_path, "torch": torch.__version__,
+        "drnlib": drnlib.__version__,
         "config": cfg.to_dict(), "config_changes": changes, "run_dir": str(out_dir),
         "provenance": machine_provenance(),  # where and when these weights were trained
     }
@@ -316,6 +309,67 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
         atomic_write_json(out_dir / "result.json", result)
     distributed.barrier(procs)
     return result
+
+
+class LoaderBatches:
+    """The DataLoader path behind the interface of drnlib.data.resident.ResidentTrainBatches: the sampler learns
+    the epoch (torchrun), and the random state is the data-order generator that get_rng_state saves anyway."""
+
+    def __init__(self, loader, sampler):
+        self.loader, self.sampler = loader, sampler
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        return iter(self.loader)
+
+    def set_epoch(self, epoch: int) -> None:
+        if isinstance(self.sampler, DistributedSampler):
+            self.sampler.set_epoch(epoch)
+
+    def rng_state(self) -> dict:
+        return {}
+
+    def load_rng_state(self, state: dict, epoch: int, seed: int) -> None:
+        pass
+
+
+def make_batches(cfg: RunConfig, task, train_set, val_set, procs, data_order, per_process: int):
+    """(training batches, evaluation batches, "resident" | "loader") for cfg.data_path.
+
+    resident: both splits decoded once (cached on disk) into uint8 tensors on the training device, the training
+    recipe applied there per sample (drnlib.data.resident); auto takes that path for the data sets it knows
+    when they fit in memory and falls back to the loader otherwise; loader (and the fallback): DataLoader workers
+    decode and augment every epoch. Either way the batches come as (images, targets) and the training batches
+    have set_epoch / rng_state / load_rng_state for the checkpoint.
+    """
+    device = procs.device
+    channels_last = cfg.channels_last and device.type == "cuda"
+    if cfg.data_path != "loader":
+        from drnlib.data.resident import NotResident, resident_batches
+        try:
+            train, val = resident_batches(train_set, val_set, batch_size=per_process,
+                                          eval_batch_size=task.eval_batch_size(cfg), device=device, seed=cfg.seed,
+                                          rank=procs.rank, world_size=procs.world_size, channels_last=channels_last,
+                                          workers=cfg.workers, require=cfg.data_path == "resident")
+            return train, val, "resident"
+        except NotResident:
+            if cfg.data_path == "resident":
+                raise
+    if procs.distributed:
+        sampler = DistributedSampler(train_set, procs.world_size, procs.rank, shuffle=True, seed=cfg.seed,
+                                     drop_last=True)
+    else:
+        sampler = RandomSampler(train_set, generator=data_order)
+    loader = DataLoader(train_set, batch_size=per_process, sampler=sampler, num_workers=cfg.workers,
+                        collate_fn=task.collate, pin_memory=device.type == "cuda", drop_last=True,
+                        worker_init_fn=seed_worker, generator=data_order,
+                        prefetch_factor=4 if cfg.workers else None)
+    val_loader = DataLoader(shard(val_set, procs.rank, procs.world_size), batch_size=task.eval_batch_size(cfg),
+                            shuffle=False, num_workers=cfg.workers, collate_fn=task.collate,
+                            pin_memory=device.type == "cuda", generator=torch.Generator().manual_seed(cfg.seed))
+    return LoaderBatches(loader, sampler), val_loader, "loader"
 
 
 def train_one_epoch(net, loader, optimizer, scheduler, task, cfg: RunConfig, procs, epoch: int, show: bool) -> float:
