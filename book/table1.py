@@ -28,9 +28,9 @@ import pandas as pd
 from drnlib import recipes, runs
 from drnlib.analysis.architecture import count_parameters
 from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
-                            show_provenance, show_stored_figures)
+                            paper_vs_ours_figure, show_provenance, show_stored_figures)
 from drnlib.pages import start
-from drnlib.pages.drn_classification import classifiers, depth, pretty, scale_note, table1_verdicts
+from drnlib.pages.drn_classification import classifiers, depth, pretty, scale_note, table1_intervals, table1_verdicts
 from drnlib.paper import published
 from drnlib.results import save_figure, save_results
 
@@ -125,6 +125,18 @@ paper_vs_ours(paper.rename(index=pretty), ours.rename(index=pretty), record, col
 paper_vs_ours(paper.rename(index=pretty), ours.rename(index=pretty), record, columns=["top1_10crop", "top5_10crop"])
 
 # %% [markdown]
+# The same as dots, one panel per column: the paper's error (open circle) beside ours (filled) with its 95%
+# interval (Clopper-Pearson over the validation images). Where the two lie too far apart to share an axis, the
+# paper's numbers get one of their own (top, red) and only the order of the networks compares.
+
+# %%
+fig = paper_vs_ours_figure(paper.reindex(list(trained)).rename(index=pretty),
+                           table1_intervals(one_crop, ten_crop).rename(index=pretty), metric="error (%)",
+                           title=f"Table 1: the paper (ImageNet val) vs ours ({scale})")
+save_figure(fig, "table1", profile, "paper_vs_ours")
+plt.show()
+
+# %% [markdown]
 # Does the paper's ranking of the networks carry over? Our 1-crop top-1 error against the paper's; the Spearman
 # rank correlation of the two is {glue:text}`rank_correlation_text` (1: the same order):
 
@@ -153,8 +165,9 @@ claims_table(verdicts, record)
 # ## Every profile
 #
 # This run next to the stored results of the other profiles (each with its provenance), and their training
-# curves where stored:
+# curves and "paper vs ours" figures where stored:
 
 # %%
 show_stored_figures("table1", "curves", current=profile)
+show_stored_figures("table1", "paper_vs_ours", current=profile)
 format_table(compare_profiles("table1"))

@@ -28,10 +28,11 @@ from matplotlib.patches import Rectangle
 
 from drnlib import recipes
 from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
-                            show_provenance, show_stored_figures)
+                            paper_vs_ours_figure, show_provenance, show_stored_figures)
 from drnlib.pages import start
 from drnlib.pages.drn_classification import (classifiers, localization_scores, localization_table, pretty,
-                                             table2_verdicts, threshold_sweeps, true_class_boxes, validation_images)
+                                             table2_intervals, table2_verdicts, threshold_sweeps, true_class_boxes,
+                                             validation_images)
 from drnlib.paper import published
 from drnlib.results import save_figure, save_results
 
@@ -121,6 +122,17 @@ show_provenance(record)
 paper_vs_ours(paper.rename(index=pretty), ours.rename(index=pretty), record, columns=["top1", "top5"], decimals=1)
 
 # %% [markdown]
+# The same as dots: the paper's localization error (open circle) beside ours (filled) with its 95% interval
+# (Clopper-Pearson over the validation images). Where the two lie too far apart to share an axis, the paper's
+# numbers get one of their own (top, red) and only the order of the networks compares.
+
+# %%
+fig = paper_vs_ours_figure(paper.reindex(list(trained)).rename(index=pretty), table2_intervals(scores).rename(
+    index=pretty), metric="localization error (%)", title=f"Table 2: the paper (ImageNet val) vs ours ({scale})")
+save_figure(fig, "table2", profile, "paper_vs_ours")
+plt.show()
+
+# %% [markdown]
 # ## Boxes
 #
 # The box each network draws for the true class (the box that is scored) on a few validation images, at the
@@ -168,9 +180,10 @@ claims_table(verdicts, record)
 # %% [markdown]
 # ## Every profile
 #
-# The threshold sweeps of the other profiles where stored, then this run's numbers next to theirs, each with its
-# provenance:
+# The threshold sweeps and "paper vs ours" figures of the other profiles where stored, then this run's numbers
+# next to theirs, each with its provenance:
 
 # %%
 show_stored_figures("table2", "sweep", current=profile)
+show_stored_figures("table2", "paper_vs_ours", current=profile)
 format_table(compare_profiles("table2"))

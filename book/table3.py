@@ -28,10 +28,11 @@ import matplotlib.pyplot as plt
 
 from drnlib import recipes
 from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
-                            show_provenance, show_stored_figures)
+                            paper_vs_ours_figure, show_provenance, show_stored_figures)
 from drnlib.pages import start
-from drnlib.pages.drn_segmentation import (curves, curves_figure, label, per_class, per_class_vs_paper, runs_table,
-                                           scale_note, scores_table, segmenters, table3_verdicts)
+from drnlib.pages.drn_segmentation import (curves, curves_figure, label, paper_miou, per_class, per_class_vs_paper,
+                                           runs_table, scale_note, scores_table, segmenters, table3_intervals,
+                                           table3_verdicts)
 from drnlib.paper import published
 from drnlib.results import load_all_profiles, save_figure, save_results
 
@@ -138,6 +139,18 @@ glue_results(record)
 paper_vs_ours(paper, ours.loc[ours.index.isin(paper.index)], record, columns=["miou"], decimals=1)
 
 # %% [markdown]
+# As dots, every network of ours: the paper's mIoU (open circle; for ResNet-101 the baseline of its text) beside
+# ours (filled) with its 95% interval, a bootstrap over the validation images. Where the two lie too far apart to
+# share an axis, the paper's numbers get one of their own (top, red) and only the order of the networks compares.
+
+# %%
+fig = paper_vs_ours_figure(paper_miou().reindex(list(trained)).rename(label), table3_intervals(trained).rename(
+    index=label), metric="mean IoU (%)", lower_is_better=False,
+    title=f"Table 3: the paper (Cityscapes val) vs ours ({scale_note(p, trained)})")
+save_figure(fig, "table3", profile, "paper_vs_ours")
+plt.show()
+
+# %% [markdown]
 # ## Multi-scale testing
 #
 # The paper's Table 3 is single-scale. The official code also offers multi-scale testing (the class probabilities of
@@ -152,7 +165,7 @@ format_table(ours.rename(index=label), "{:.1f}", caption=f"mIoU, pixel accuracy 
 # ## Every profile
 #
 # The mean IoU of every network at every profile with stored results (`results/mini/`, `results/paper/`), each with
-# its provenance, and the training curves stored by the other profiles.
+# its provenance, and the training curves and "paper vs ours" figures stored by the other profiles.
 
 # %%
 names = sorted({a for r in load_all_profiles("table3").values() for a in r.values.get("miou", {})})
@@ -162,3 +175,4 @@ format_table(compare_profiles("table3", keys=[f"miou_{a}" for a in names] + [f"p
 # %%
 if not show_stored_figures("table3", "curves", current=profile):
     print("No other profile has stored its training curves yet.")
+show_stored_figures("table3", "paper_vs_ours", current=profile)

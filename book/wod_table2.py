@@ -30,11 +30,11 @@ import pandas as pd
 
 from drnlib import recipes
 from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
-                            show_provenance, show_stored_figures)
+                            paper_vs_ours_figure, show_provenance, show_stored_figures)
 from drnlib.pages import start
-from drnlib.pages.wod_segmentation import (claims_values, describe_rows, peak_memory_gb, score_bars, scores_table,
-                                           segmenters, shown, table2_verdicts, unknown_paper_frame,
-                                           validation_scores)
+from drnlib.pages.wod_segmentation import (AXIS_LABELS, claims_values, describe_rows, peak_memory_gb, score_bars,
+                                           score_intervals, scores_table, segmenters, shown, table2_paper_points,
+                                           table2_verdicts, unknown_paper_frame, validation_scores)
 from drnlib.paper import notes, published
 from drnlib.results import save_figure, save_results
 
@@ -134,6 +134,17 @@ show_provenance(record)
 paper_vs_ours(shown(unknown_paper_frame(scores.index, scores.columns, "table2_voc_val")), shown(scores), record)
 
 # %% [markdown]
+# As dots: our scores (filled) with their 95% intervals, a bootstrap over the validation images. The paper's cells
+# are unknown; the open circles, in rows of their own, are the VOC val mean IoU of the released Model A1 (2 conv).
+
+# %%
+fig = paper_vs_ours_figure(table2_paper_points(), score_intervals(validation_scores(trained)), metric=AXIS_LABELS,
+                           lower_is_better=False, title="WoD Table 2: the paper's cells are unknown; released models "
+                           f"(VOC val)\nvs ours ({record.provenance['dataset']}, {profile} profile)")
+save_figure(fig, "wod_table2", profile, "paper_vs_ours")
+plt.show()
+
+# %% [markdown]
 # ## What the table claims, checked
 #
 # Each comparison is on the same validation images: the margin is the difference in the claim's favour (mIoU
@@ -150,8 +161,9 @@ claims_table(verdicts, record)
 # %% [markdown]
 # ## Every profile
 #
-# This run next to the stored results of the other profiles (`results/mini/`, `results/paper/`), each with its
-# provenance:
+# The "paper vs ours" figure of the other profiles where stored, then this run next to their stored results
+# (`results/mini/`, `results/paper/`), each with its provenance:
 
 # %%
+show_stored_figures("wod_table2", "paper_vs_ours", current=profile)
 format_table(compare_profiles("wod_table2"))

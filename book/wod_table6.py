@@ -30,11 +30,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from drnlib import recipes
-from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, show_provenance,
-                            show_stored_figures)
+from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours_figure,
+                            show_provenance, show_stored_figures)
 from drnlib.pages import start
-from drnlib.pages.wod_segmentation import (ade_score, claims_values, describe_rows, rows_of, scale_note, score_bars,
-                                           segmenters, shown, table6_verdicts, testing_steps)
+from drnlib.pages.wod_segmentation import (AXIS_LABELS, ade_score, claims_values, describe_rows, rows_of, scale_note,
+                                           score_bars, score_intervals, segmenters, shown, table6_verdicts,
+                                           testing_steps)
 from drnlib.paper import notes
 from drnlib.results import save_figure, save_results
 
@@ -109,6 +110,20 @@ glue_results(record)
 show_provenance(record)
 
 # %% [markdown]
+# ## Ours, with their uncertainty
+#
+# The paper's cells are unknown, so there is nothing of the paper's to set beside ours: each step's scores with
+# their 95% intervals, a bootstrap over the images (the steps are measured on the same images, so the claims below
+# compare them pair by pair, which is tighter than these intervals suggest).
+
+# %%
+fig = paper_vs_ours_figure(pd.DataFrame(), score_intervals(steps, ["pixel_acc", "miou", "score"]), metric=AXIS_LABELS,
+                           lower_is_better=False, title="WoD Table 6: the paper's cells are unknown; ours "
+                           f"({record.provenance['dataset']}, {profile} profile)")
+save_figure(fig, "wod_table6", profile, "paper_vs_ours")
+plt.show()
+
+# %% [markdown]
 # ## The paper's claims
 #
 # The paper's numbers are unknown, so only the steps it took "for better performance" can be checked: does each
@@ -121,8 +136,9 @@ claims_table(verdicts, record)
 # %% [markdown]
 # ## Every profile
 #
-# This run next to the stored results of the other profiles (`results/mini/`, `results/paper/`), each with its
-# provenance:
+# The "paper vs ours" figure of the other profiles where stored, then this run next to their stored results
+# (`results/mini/`, `results/paper/`), each with its provenance:
 
 # %%
+show_stored_figures("wod_table6", "paper_vs_ours", current=profile)
 format_table(compare_profiles("wod_table6"))

@@ -27,10 +27,11 @@ import pandas as pd
 
 from drnlib import recipes
 from drnlib.display import (claims_table, compare_profiles, format_table, glue_results, paper_vs_ours,
-                            show_provenance, show_stored_figures)
+                            paper_vs_ours_figure, show_provenance, show_stored_figures)
 from drnlib.pages import start
-from drnlib.pages.wod_segmentation import (Row, claims_values, describe_rows, score_bars, scores_table, segmenters,
-                                           shown, table7_verdicts, unknown_paper_frame, validation_scores)
+from drnlib.pages.wod_segmentation import (AXIS_LABELS, Row, claims_values, describe_rows, score_bars, score_intervals,
+                                           scores_table, segmenters, shown, table7_paper_points, table7_verdicts,
+                                           unknown_paper_frame, validation_scores)
 from drnlib.paper import notes, published
 from drnlib.results import save_figure, save_results
 
@@ -115,6 +116,17 @@ if a1.label in paper_frame.index:
 paper_vs_ours(shown(paper_frame), shown(scores), record)
 
 # %% [markdown]
+# As dots: our scores (filled) with their 95% intervals, a bootstrap over the validation images, and the paper's
+# one known cell (open circle: Model A2's mean IoU, on our Model A1, 2 conv); its other cells are unknown.
+
+# %%
+fig = paper_vs_ours_figure(table7_paper_points(scores.index), score_intervals(validation_scores(trained)),
+                           metric=AXIS_LABELS, lower_is_better=False, title="WoD Table 7: the paper (PASCAL Context "
+                           f"val; one cell known) vs ours\n({record.provenance['dataset']}, {profile} profile)")
+save_figure(fig, "wod_table7", profile, "paper_vs_ours")
+plt.show()
+
+# %% [markdown]
 # ## What the table claims, checked
 #
 # Model A1 against each other row on each of the three scores, on the same validation images (paired bootstrap over
@@ -127,8 +139,9 @@ claims_table(verdicts, record)
 # %% [markdown]
 # ## Every profile
 #
-# This run next to the stored results of the other profiles (`results/mini/`, `results/paper/`), each with its
-# provenance:
+# The "paper vs ours" figure of the other profiles where stored, then this run next to their stored results
+# (`results/mini/`, `results/paper/`), each with its provenance:
 
 # %%
+show_stored_figures("wod_table7", "paper_vs_ours", current=profile)
 format_table(compare_profiles("wod_table7"))

@@ -3,6 +3,7 @@ provenance notes, figures of other profiles, and myst-nb glue for the prose.
 
     format_table(frame, "{:.2f}")             # a Styler: numbers formatted, "–" for missing
     paper_vs_ours(paper, ours, record)        # the paper's number, ours and ours − paper, per metric
+    paper_vs_ours_figure(paper, intervals, metric="top-1 error (%)")   # the same as dots, ours with 95% intervals
     claims_table(verdicts, record)            # drnlib.paper verdicts: claim, paper's numbers, ours, margin, verdict
     glue_results(record); show_provenance(record)
     show_stored_figures("table1", "curves", current=profile); compare_profiles("table1")
@@ -13,6 +14,7 @@ back to plain DataFrames and notes are printed.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from drnlib.errors import DataError, ParameterError
@@ -97,28 +99,127 @@ def paper_vs_ours(paper: pd.DataFrame, ours: pd.DataFrame, record: Record | None
     return format_table(frame, f"{{:.{decimals}f}}", f"Paper: {source}. Ours: {ours_note}. Δ = ours − paper.")
 
 
-def paper_vs_ours_figure(paper_values: pd.Series, ours: pd.DataFrame, *, metric: str, title: str = "",
-                         lower_is_better: bool = True):
+PAPER_AXES = ("auto", "shared", "own")
+
+
+def _figure_panels(ours: pd.DataFrame) -> dict:
+    """{metric: frame with value, low, high}: one panel per metric of `ours` (None for a single metric)."""
+    needed = ["value", "low", "high"]
+    if isinstance(ours.columns, pd.MultiIndex):
+        panels = {metric: ours[metric] for metric in dict.fromkeys(ours.columns.get_level_values(0))}
+    else:
+        panels = {None: ours}
+    for metric, frame in panels.items():
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            where = f" of metric {metric!r}" if metric is not None else ""
+            raise ParameterError(f"ours{where} needs columns value, low, high; it lacks {', '.join(missing)}")
+    return {metric: frame[needed].apply(pd.to_numeric, errors="coerce") for metric, frame in panels.items()}
+
+
+def _far_apart(ours: pd.Series, known: pd.Series) -> bool:
+    """Whether the paper's numbers and ours are further apart than either spreads (the gap between their ranges
+    exceeds the wider range): then one shared axis would squeeze each side's order into a corner."""
+    ours = ours.dropna()
+    if len(known) < 2 or ours.empty:
+        return False
+    gap = max(known.min() - ours.max(), ours.min() - known.max(), 0.0)
+    return gap > max(ours.max() - ours.min(), known.max() - known.min())
+
+
+def paper_vs_ours_figure(paper_values, ours: pd.DataFrame, *, metric, title: str = "",
+                         lower_is_better: bool = True, paper_axis: str = "auto"):
     """A dot plot per network: the paper's number (open circle) next to ours (filled, with its 95% interval as an
     error bar), so a reader sees at a glance whether the order and the gaps carry over.
 
-    `paper_values`: the paper's numbers by network (NaN where the paper has none); `ours`: rows by network with
-    columns "value", "low", "high" (e.g. from drnlib.paper.Evidence.value / .interval()). Returns the figure.
+    `ours`: rows by network with columns "value", "low", "high" (one metric; drnlib.paper.interval_table), or a
+    two-level column index (metric, value | low | high) for several metrics: one panel per metric, side by side
+    (up to three to a row), sharing the networks. `paper_values`: the paper's numbers by network, a Series (of
+    the one metric, or named after one of ours') or a DataFrame with a column per metric of `ours` (other columns
+    are left out); NaN or absent where the paper has no number (a lost cell): that row shows ours only. Networks
+    only the paper has (e.g. a released model we do not train) get rows of their own below ours, labelled in the
+    paper's colour. `metric`: the x-axis label (with several metrics the unit of every panel, each titled by its
+    metric), or {metric: label}. `paper_axis`: "shared" (one x axis), "own" (the paper's numbers on a second x
+    axis at the top, in the paper's colour, in panels where at least two of them stand beside ours) or "auto":
+    "own" when, in some panel, the paper's numbers and ours lie further apart than either spreads (e.g. ImageNet
+    errors beside those of seconds of training); the title then says so. Returns the figure. Raises
+    ParameterError on columns that do not fit these shapes or an unknown `paper_axis`.
     """
     import matplotlib.pyplot as plt
 
-    names = list(ours.index)
-    fig, ax = plt.subplots(figsize=(7.2, 0.42 * len(names) + 1.4))
-    y = range(len(names))[::-1]
-    ax.errorbar(ours["value"], list(y), xerr=[ours["value"] - ours["low"], ours["high"] - ours["value"]],
-                fmt="o", color="C0", capsize=3, label="ours (95% interval)")
-    known = paper_values.reindex(names)
-    ax.plot(known.to_numpy(dtype=float), list(y), "o", mfc="none", color="C3", ms=8, label="paper")
-    ax.set_yticks(list(y), names)
-    ax.set(xlabel=metric + (" (lower is better)" if lower_is_better else " (higher is better)"), title=title)
-    ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
+    if paper_axis not in PAPER_AXES:
+        raise ParameterError(f"paper_axis must be one of {', '.join(PAPER_AXES)}, got {paper_axis!r}")
+    panels = _figure_panels(ours)
+    keys = list(panels)
+    if isinstance(paper_values, pd.Series):
+        if len(keys) > 1 and paper_values.name not in keys:
+            raise ParameterError(f"the paper's numbers are one Series named {paper_values.name!r} but ours have "
+                                 f"{len(keys)} metrics ({', '.join(map(str, keys))}): name it after one, or give a "
+                                 "DataFrame with a column per metric")
+        paper_frame = paper_values.to_frame(paper_values.name if len(keys) > 1 else keys[0])
+    else:
+        paper_frame = pd.DataFrame(paper_values)
+        if keys == [None] and len(paper_frame.columns) == 1:
+            paper_frame.columns = [None]
+        elif paper_frame.notna().any().any() and not any(k in paper_frame.columns for k in keys):
+            raise ParameterError(f"the paper's columns {list(paper_frame.columns)} are none of ours' metrics "
+                                 f"{keys}")
+    paper_frame = paper_frame.reindex(columns=keys).apply(pd.to_numeric, errors="coerce")
+    paper_only = [name for name in paper_frame.index
+                  if name not in ours.index and paper_frame.loc[name].notna().any()]
+    names = [*ours.index, *paper_only]
+    y = np.arange(len(names))[::-1].astype(float)
+    direction = "lower is better" if lower_is_better else "higher is better"
+
+    # A scale of the paper's own serves only numbers that have ours beside them; one choice for every panel, so
+    # that the panels read alike.
+    beside = {key: paper_frame[key].reindex(ours.index).dropna() for key in keys}
+    own = {key: len(beside[key]) >= 2 for key in keys}
+    if paper_axis == "shared" or (paper_axis == "auto" and not any(
+            own[key] and _far_apart(panels[key]["value"], beside[key]) for key in keys)):
+        own = dict.fromkeys(keys, False)
+    columns = len(keys) if len(keys) <= 3 else 2 if len(keys) == 4 else 3
+    rows = -(-len(keys) // columns)
+    fig, axes = plt.subplots(rows, columns, squeeze=False, sharey=True, layout="constrained",
+                             figsize=(2.2 + 3.5 * columns, rows * (0.4 * len(names) + 1.5) + 0.6))
+    handles = {}
+    for ax, key in zip(axes.flat, keys):
+        mine = panels[key].reindex(names)
+        drawn = mine["value"].notna().to_numpy()
+        below = (mine["value"] - mine["low"]).clip(lower=0).fillna(0)
+        above = (mine["high"] - mine["value"]).clip(lower=0).fillna(0)
+        bars = ax.errorbar(mine["value"][drawn], y[drawn], xerr=[below[drawn], above[drawn]], fmt="o", color="C0",
+                           capsize=3, label="ours (95% interval)")
+        handles.setdefault("ours (95% interval)", bars)
+        theirs = paper_frame[key].reindex(names)
+        target = ax.twiny() if own[key] else ax
+        if theirs.notna().any():
+            dots, = target.plot(theirs.to_numpy(dtype=float), y, "o", mfc="none", color="C3", ms=8, mew=1.5,
+                                label="paper")
+            handles.setdefault("paper", dots)
+        text = metric.get(key, str(key)) if isinstance(metric, dict) else metric
+        ax.set_xlabel(f"{'ours: ' if own[key] else ''}{text} ({direction})")
+        if own[key]:
+            target.set_xlabel(f"paper: {text}", color="C3")
+            target.tick_params(axis="x", colors="C3")
+        if len(keys) > 1 and not isinstance(metric, dict):
+            ax.set_title(str(key), fontsize=10)
+        if paper_only:
+            ax.axhline(y[len(ours.index)] + 0.5, color="0.7", lw=0.8, ls="--")
+        ax.grid(axis="x", alpha=0.3)
+    for ax in axes.flat[len(keys):]:
+        ax.remove()
+    for ax in axes[:, 0]:
+        ax.set_yticks(y, names)
+        for tick, name in zip(ax.get_yticklabels(), names):
+            if name in paper_only:
+                tick.set_color("C3")
+    if any(own.values()):
+        title = (title + "\n" if title else "") + "the paper's numbers on their own scale (top axis, red)"
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncol=len(handles), fontsize=8,
+               frameon=False)
     return fig
 
 

@@ -8,6 +8,7 @@
     b = Evidence.from_scores("ResNet-18", run_b.result["val"], "top1_error")
     verdict = decide("DRN-8", a, b, scale="Tiny-ImageNet-100 val, 5,000 images (mini)")
     verdict.verdict   # "holds" | "does not hold" | "not resolved" | "not tested"
+    interval_table({"DRN-A-18": a, "ResNet-18": b})   # value, low, high per side: the figures' error bars
 
 The rule (one for every page): a claim compares two measured sides (or one side and a threshold) with their
 uncertainty. The margin is the difference in the claim's favour (positive = as the paper says), in the metric's
@@ -248,6 +249,20 @@ class Evidence:
         return f"{self.label} {self.value:.{decimals}f} [{lo:.{decimals}f}, {hi:.{decimals}f}]"
 
 
+def interval_table(evidence: dict) -> pd.DataFrame:
+    """Each side's value and 95% interval as rows: {label: Evidence} -> a DataFrame indexed by label with columns
+    value, low, high (in the metric's units, e.g. % error or % mIoU; Evidence.interval(): Clopper-Pearson for an
+    error rate, else a bootstrap over the units), in the order given. What the "paper vs ours" figures plot
+    (drnlib.display.paper_vs_ours_figure)."""
+    rows = {}
+    for label, side in evidence.items():
+        low, high = side.interval()
+        rows[label] = {"value": side.value, "low": low, "high": high}
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=["value", "low", "high"], dtype=float)
+    frame.index.name = "network"
+    return frame
+
+
 def miou_of(confusion: np.ndarray, classes=None) -> np.ndarray:
     """Mean IoU (%) of confusion matrices [..., C, C] (rows: truth, columns: prediction), over the classes present
     in the truth or the prediction (as drnlib.eval.segmentation_scores); `classes` (indices): over those only.
@@ -418,4 +433,4 @@ def all_hold(claim_id: str, verdicts: list[Verdict], ours: str | None = None, sc
 
 
 __all__ = ["VERDICTS", "RELATIONS", "published", "notes", "relation", "ClaimInfo", "claims", "page_claims",
-           "Evidence", "miou_of", "Verdict", "decide", "exact", "not_tested", "all_hold"]
+           "Evidence", "interval_table", "miou_of", "Verdict", "decide", "exact", "not_tested", "all_hold"]

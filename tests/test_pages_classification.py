@@ -20,7 +20,7 @@ from drnlib.pages.drn_classification import (
     DILATED_PAIRS, ImageBatch, advantage_growth, class_maps, didactic_example, fig3_verdicts, fig6_verdicts,
     fig7_verdicts, forward_pass, high_frequency_chance, high_frequency_share, last_dilated_level, lattice_verdict,
     level_inputs, map_measurements, mass_in_box, numbered_levels, paired, peak_to_mean, pretty, radial_spectrum,
-    strongest_level_maps, table2_verdicts, validation_images)
+    strongest_level_maps, table1_intervals, table2_intervals, table2_verdicts, validation_images)
 from drnlib.params import notebook_parameters, read_params
 from drnlib.provenance import PROFILES
 
@@ -341,3 +341,47 @@ def test_validation_images_come_from_classes_spread_over_the_data_set(tiny_image
         assert (boxes[:, 2] > boxes[:, 0]).all() and (boxes[:, 3] > boxes[:, 1]).all()
     with pytest.raises(ParameterError, match="count must be between 1 and the 100 classes"):
         validation_images("tiny_imagenet", 101, 48, root=tiny_imagenet_root)
+
+
+# The "paper vs ours" figures: each error with its Clopper-Pearson interval.
+
+
+def _clopper_pearson(wrong: int, images: int) -> tuple[float, float]:
+    """The exact 95% interval (%) of `wrong` errors among `images`, from the beta quantiles that define it."""
+    from scipy.stats import beta
+
+    low = beta.ppf(0.025, wrong, images - wrong + 1) if wrong else 0.0
+    high = beta.ppf(0.975, wrong + 1, images - wrong) if wrong < images else 1.0
+    return 100 * low, 100 * high
+
+
+def _wrong(count: int, images: int) -> list:
+    return [1.0] * count + [0.0] * (images - count)
+
+
+def test_table1_and_table2_figures_plot_each_error_with_its_clopper_pearson_interval():
+    n = 200
+    one_crop = {arch: {"per_image": {"top1_wrong": _wrong(k, n), "top5_wrong": _wrong(k // 3, n)}}
+                for arch, k in (("resnet18", 60), ("drn_c_26", 30))}
+    ten_crop = {arch: {"per_image": {"top1_wrong": _wrong(k, n), "top5_wrong": _wrong(0, n)}}
+                for arch, k in (("resnet18", 50), ("drn_c_26", 24))}
+    frame = table1_intervals(one_crop, ten_crop)
+    assert list(dict.fromkeys(frame.columns.get_level_values(0))) == ["top1_1crop", "top5_1crop", "top1_10crop",
+                                                                       "top5_10crop"]
+    assert list(frame.index) == ["resnet18", "drn_c_26"]
+    assert frame[("top1_1crop", "value")].tolist() == pytest.approx([30.0, 15.0])
+    assert frame[("top1_10crop", "value")].tolist() == pytest.approx([25.0, 12.0])
+    assert frame[("top5_1crop", "value")].tolist() == pytest.approx([10.0, 5.0])
+    low, high = frame.loc["drn_c_26", ("top1_1crop", "low")], frame.loc["drn_c_26", ("top1_1crop", "high")]
+    assert (low, high) == pytest.approx(_clopper_pearson(30, n))
+    assert 10 < low < 15 < high < 21  # about ±5 points at 200 images
+    none = frame.loc["drn_c_26", "top5_10crop"]  # no error at all: the interval still reaches up
+    assert (none["value"], none["low"]) == (0.0, 0.0) and none["high"] == pytest.approx(_clopper_pearson(0, n)[1])
+
+    scores = _scores({"resnet18": (_wrong(120, n), _wrong(40, n)), "drn_a_18": (_wrong(70, n), _wrong(40, n))})
+    table2 = table2_intervals(scores)
+    assert list(dict.fromkeys(table2.columns.get_level_values(0))) == ["top1", "top5"]
+    assert table2[("top1", "value")].tolist() == pytest.approx([60.0, 35.0])
+    assert tuple(table2.loc["resnet18", "top1"][["low", "high"]]) == pytest.approx(_clopper_pearson(120, n))
+    with pytest.raises(ParameterError, match="no per-image"):
+        table2_intervals({"resnet18": {"per_image": {}}})

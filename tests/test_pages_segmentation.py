@@ -328,3 +328,23 @@ def test_examples_figure_has_a_column_per_model_and_a_legend():
     fig = segmentation.examples_figure(rows, CLASSES, titles)
     assert len(fig.axes) == 4 and fig.axes[1].get_title() == "(b) DRN-A-50"
     assert len(fig.legends[0].get_texts()) == 12  # 11 classes and void
+
+
+def test_table3_figure_plots_each_miou_with_a_bootstrap_interval_and_the_papers_baseline():
+    trained = trained_like({"drn_a_50": 0.55, "drn_c_26": 0.7})
+    frame = segmentation.table3_intervals(trained)
+    assert list(frame.columns) == ["value", "low", "high"] and list(frame.index) == ["drn_a_50", "drn_c_26"]
+    for arch, run in trained.items():
+        assert frame.loc[arch, "value"] == pytest.approx(run.result["val"]["miou"])
+        assert frame.loc[arch, "low"] < frame.loc[arch, "value"] < frame.loc[arch, "high"]
+    assert frame.loc["drn_a_50", "high"] < frame.loc["drn_c_26", "low"]  # 40 images tell 55% from 70% apart
+    # the same image forty times: resampling the images changes nothing, the interval is the value itself
+    same = fake_run(dict.fromkeys(CLASSES, 0.6), images=1)
+    confusion = np.repeat(np.array(same.result["val"]["per_image"]["confusion"]), 40, axis=0)
+    same.result["val"]["per_image"]["confusion"] = confusion.tolist()
+    row = segmentation.table3_intervals({"drn_c_26": same}).loc["drn_c_26"]
+    assert row["low"] == pytest.approx(row["value"]) and row["high"] == pytest.approx(row["value"])
+    published = segmentation.paper_miou()
+    assert published["resnet101"] == 66.6  # the baseline of the paper's text
+    assert published["drn_c_26"] == paper.published("drn", "table3_cityscapes_val_iou").loc["drn_c_26", "miou"]
+    assert published.index.is_unique

@@ -25,7 +25,7 @@ from drnlib.models import build_model, design_crop
 from drnlib.pages import checked, needed_runs
 from drnlib.pages.wod_classification import (Lesions, PathGradients, RankCorrelation, training_trace,
                                              fig1_verdicts, figA4_verdicts, memory_verdict, more_downsampling,
-                                             table1_rows, table1_specs, table1_verdicts)
+                                             table1_intervals, table1_rows, table1_specs, table1_verdicts)
 from drnlib.params import notebook_parameters, read_params
 from drnlib.provenance import PROFILES
 
@@ -396,3 +396,19 @@ def test_a_claims_threshold_in_claims_yaml_is_decides_default():
     below = paper.Evidence("share", "mean", [0.2, 0.22, 0.25, 0.21], True, unit="batches")
     assert paper.decide("WOD-4", below).verdict == "holds"
     assert paper.decide("WOD-4", below, threshold=0.1).verdict == "does not hold"
+
+
+def test_table1_figure_plots_both_errors_with_their_clopper_pearson_intervals():
+    from scipy.stats import beta
+
+    scores = _scores({"ResNet-50": 0.30, "A": 0.15}, images=600)
+    frame = table1_intervals(scores)
+    assert list(dict.fromkeys(frame.columns.get_level_values(0))) == ["top1_1crop", "top5_1crop"]
+    for label, s in scores.items():
+        wrong, n = int(sum(s["per_image"]["top1_wrong"])), len(s["per_image"]["top1_wrong"])
+        row = frame.loc[label, "top1_1crop"]
+        assert row["value"] == pytest.approx(s["top1_error"])
+        assert (row["low"], row["high"]) == pytest.approx((100 * beta.ppf(0.025, wrong, n - wrong + 1),
+                                                           100 * beta.ppf(0.975, wrong + 1, n - wrong)))
+        assert frame.loc[label, ("top5_1crop", "value")] == pytest.approx(s["top5_error"])
+    assert frame.loc["A", ("top1_1crop", "high")] < frame.loc["ResNet-50", ("top1_1crop", "low")]

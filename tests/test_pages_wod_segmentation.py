@@ -322,3 +322,59 @@ def test_the_paper_profile_stops_with_the_training_commands(book_root):
                                              "--recipe wod_segmentation_context --arch model_a1 --head 2conv"):
         ws.segmenters(p)
     assert not (book_root / "runs").exists() or not any((book_root / "runs").rglob("checkpoint.pt"))
+
+
+# The "paper vs ours" figures: ours with their intervals, the paper's known numbers on the right rows.
+
+
+def test_score_intervals_give_each_score_with_a_bootstrap_interval_over_the_images():
+    good, poor = ws.Row("model_a1", "2conv"), ws.Row("resnet101", "1conv")
+    scores = {good: scored(0.9), poor: scored([0.8, 0.5, 0.6, 0.3], seed=1)}
+    frame = ws.score_intervals(scores)
+    assert list(frame.index) == ["Model A1, 2 conv", "ResNet-101, 1 conv"]
+    assert list(dict.fromkeys(frame.columns.get_level_values(0))) == ["pixel_acc", "mean_acc", "miou"]
+    for row, s in scores.items():
+        for metric in ("pixel_acc", "mean_acc", "miou"):
+            cell = frame.loc[row.label, metric]
+            assert cell["value"] == pytest.approx(s[metric])
+            assert cell["low"] < cell["value"] < cell["high"]
+    assert frame.loc[good.label, ("miou", "low")] > frame.loc[poor.label, ("miou", "high")]
+    ade = ws.score_intervals({"step": scores[good]}, ["score"])
+    assert ade.loc["step", ("score", "value")] == pytest.approx(ws.ade_score(scores[good]))
+    # a single image: nothing to resample, the interval is the value
+    one = ws.score_intervals({"one": scored(0.7, images=1)}, ["miou"]).loc["one", "miou"]
+    assert one["low"] == one["value"] == one["high"]
+
+
+def test_table4_and_table5_figures_label_blocks_and_score_categories():
+    a1, r101 = ws.Row("model_a1", "2conv"), ws.Row("resnet101", "1conv")
+    both = ws.table4_intervals({"cityscapes": {r101: scored(0.6), a1: scored(0.7, seed=1)},
+                                "ade20k": {a1: scored(0.5, seed=2)}})
+    assert list(both.index) == ["Cityscapes: ResNet-101, 1 conv", "Cityscapes: Model A1, 2 conv",
+                                "ADE20K: Model A1, 2 conv"]
+    assert both.loc["ADE20K: Model A1, 2 conv", ("miou", "value")] == pytest.approx(scored(0.5, seed=2)["miou"])
+    groups = {"flat": ["road"], "rest": ["car", "sky", "tree"]}
+    protocols = {"single scale": scored(0.6), "multi-scale": scored(0.8, seed=1)}
+    frame = ws.table5_intervals(protocols, groups)
+    assert list(dict.fromkeys(frame.columns.get_level_values(0))) == ["class_iou", "category_iou"]
+    for name, s in protocols.items():
+        assert frame.loc[name, ("class_iou", "value")] == pytest.approx(s["miou"])
+        assert frame.loc[name, ("category_iou", "value")] == pytest.approx(ws.category_scores(s, groups)["miou"])
+        assert frame.loc[name, ("category_iou", "low")] < frame.loc[name, ("category_iou", "high")]
+
+
+def test_the_papers_known_numbers_go_on_the_rows_they_stand_for():
+    released = ws.table2_paper_points()
+    assert list(released.columns) == list(ws.SCORE_COLUMNS) and released["pixel_acc"].isna().all()
+    assert released["miou"].tolist() == [80.84, 82.86] and all("released" in name for name in released.index)
+    table3 = paper.published(ws.PAPER, "table3_voc_test_iou")
+    points = ws.table3_paper_points(table3)
+    assert points["Model A, 2 conv"] == 82.5 and points["VeryDeep"] == 79.1 and len(points) == len(table3)
+    # Model A2's numbers sit on our Model A1 (2 conv) where the page has it, else on a row of their own
+    with_a1 = ws.table4_paper_points(["ADE20K: Model A1, 2 conv", "Cityscapes: ResNet-101, 1 conv"])
+    assert with_a1.loc["ADE20K: Model A1, 2 conv", "miou"] == 43.73
+    assert with_a1.loc["ADE20K: Model A1, 2 conv (released)", "pixel_acc"] == 80.55
+    assert with_a1.loc["Cityscapes: Model A1, 2 conv (released)", "miou"] == 78.08
+    assert "ADE20K: Model A2, 2 conv" in ws.table4_paper_points(["ADE20K: Model A, 2 conv"]).index
+    assert ws.table7_paper_points(["Model A1, 2 conv", "ResNet-101, 1 conv"]).to_dict() == {"Model A1, 2 conv": 48.1}
+    assert ws.table7_paper_points(["ResNet-101, 1 conv"]).to_dict() == {"Model A2, 2 conv": 48.1}

@@ -184,6 +184,60 @@ def test_paper_vs_ours_puts_columns_side_by_side_with_a_delta(book_root):
         display.paper_vs_ours(table, pd.DataFrame({"miou": [1.0]}, index=["resnet18"]))
 
 
+def _intervals(values: dict, half: float = 2.0) -> pd.DataFrame:
+    return pd.DataFrame({"value": values, "low": {k: v - half for k, v in values.items()},
+                         "high": {k: v + half for k, v in values.items()}})
+
+
+def test_paper_vs_ours_figure_draws_a_panel_per_metric_and_a_row_per_network():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ours = pd.concat({"top1": _intervals({"ResNet-18": 31.0, "DRN-C-26": 26.0}),
+                      "top5": _intervals({"ResNet-18": 11.0, "DRN-C-26": 8.0})}, axis=1)
+    theirs = pd.DataFrame({"top1": {"ResNet-18": 30.4, "DRN-C-26": math.nan, "Released": 20.0},
+                           "top5": {"ResNet-18": 10.8, "DRN-C-26": 7.6, "Released": 5.0}, "params": {}})
+    fig = display.paper_vs_ours_figure(theirs, ours, metric="error (%)", title="demo")
+    axes = fig.get_axes()
+    assert len(axes) == 2 and [ax.get_title() for ax in axes] == ["top1", "top5"]  # close numbers: one shared axis
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["ResNet-18", "DRN-C-26", "Released"]
+    assert axes[0].get_yticklabels()[2].get_color() == "C3"  # a row only the paper has, in the paper's colour
+    lines = {line.get_label(): line for line in axes[0].get_lines()}
+    ours_line, paper_line = axes[0].get_lines()[0], lines["paper"]
+    assert list(ours_line.get_xdata()) == [31.0, 26.0]
+    assert np.allclose(paper_line.get_xdata(), [30.4, np.nan, 20.0], equal_nan=True)  # the lost cell stays empty
+    assert "lower is better" in axes[0].get_xlabel() and fig._suptitle.get_text() == "demo"
+    [legend] = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["ours (95% interval)", "paper"]
+
+
+def test_paper_vs_ours_figure_gives_the_paper_its_own_axis_when_the_scales_are_far_apart():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ours = _intervals({"ResNet-18": 97.0, "DRN-A-18": 95.0, "DRN-C-26": 93.0}, half=3.0)
+    paper_errors = pd.Series({"ResNet-18": 30.4, "DRN-A-18": 28.0, "DRN-C-26": 24.9})
+    fig = display.paper_vs_ours_figure(paper_errors, ours, metric="top-1 error (%)", title="Table 1")
+    bottom, top = fig.get_axes()
+    assert bottom.get_xlabel().startswith("ours:") and top.get_xlabel() == "paper: top-1 error (%)"
+    assert top.get_xlim()[0] < 24.9 and top.get_xlim()[1] > 30.4 and bottom.get_xlim()[0] > 80
+    assert "own scale" in fig._suptitle.get_text()
+    assert len(display.paper_vs_ours_figure(paper_errors, ours, metric="x", paper_axis="shared").get_axes()) == 1
+    # one number of the paper's beside ours: nothing to order on a scale of its own
+    one = display.paper_vs_ours_figure(paper_errors.iloc[:1], ours, metric="x", paper_axis="own")
+    assert len(one.get_axes()) == 1 and one._suptitle is None
+    empty = display.paper_vs_ours_figure(pd.DataFrame(), ours, metric="x", lower_is_better=False)
+    assert [t.get_text() for t in empty.legends[0].get_texts()] == ["ours (95% interval)"]
+    assert "higher is better" in empty.get_axes()[0].get_xlabel()
+    with pytest.raises(ParameterError, match="lacks high"):
+        display.paper_vs_ours_figure(paper_errors, ours.drop(columns="high"), metric="x")
+    with pytest.raises(ParameterError, match="none of ours' metrics"):
+        display.paper_vs_ours_figure(pd.DataFrame({"miou": {"ResNet-18": 1.0}}),
+                                     pd.concat({"top1": ours, "top5": ours}, axis=1), metric="x")
+    with pytest.raises(ParameterError, match="paper_axis must be one of"):
+        display.paper_vs_ours_figure(paper_errors, ours, metric="x", paper_axis="twin")
+
+
 def test_claims_table_shows_each_verdict_with_the_papers_words(book_root):
     record = results.save_results("claims", "mini", {}, dataset="camvid")
     verdicts = [paper.exact("DRN-1", True, "11,689,512 vs 11,689,512"),

@@ -14,6 +14,8 @@ decided by drnlib.paper's one rule:
 - all figures: validation images with their boxes (`validation_images`), one pass of a network (`forward_pass`:
   final features, every level's output numbered as in the paper's Fig. 5, a level's input), per-image verdicts
   (`paired`, `per_image_verdict`: paired bootstrap over the images);
+- Tables 1 and 2: each error with its 95% interval for the "paper vs ours" figures (`table1_intervals`,
+  `table2_intervals`);
 - Table 2: `localization_scores` (runs.evaluate(task="localize", ten_crop=True)), `table2_verdicts` (DRN-21 ... 28);
 - Figure 3: class activation maps (`class_maps`), their mass in the object's box and their gridding per image
   (`map_measurements`), `fig3_verdicts` (DRN-18, 19, 20, 33);
@@ -429,6 +431,21 @@ def threshold_sweeps(scores: dict) -> pd.DataFrame:
     return pd.concat({arch: pd.DataFrame(s["threshold_sweep"]) for arch, s in scores.items()}, names=["arch", "row"])
 
 
+def error_intervals(scores: dict, metric: str) -> pd.DataFrame:
+    """Each network's error `metric` (top1_error, top5_error, loc_top1_error, loc_top5_error; %) with its
+    Clopper-Pearson 95% interval, from the per-image records of its score dict ({arch: scores}): rows by arch,
+    columns value, low, high (drnlib.paper.interval_table). What the "paper vs ours" figures plot."""
+    return paper.interval_table({arch: paper.Evidence.from_scores(pretty(arch), s, metric)
+                                 for arch, s in scores.items()})
+
+
+def table2_intervals(scores: dict) -> pd.DataFrame:
+    """Table 2's top-1 and top-5 localization errors (%) of every network of `localization_scores`, each with its
+    95% interval: rows by arch, columns (top1 | top5, value | low | high), named as the paper's table names them."""
+    return pd.concat({"top1": error_intervals(scores, "loc_top1_error"),
+                      "top5": error_intervals(scores, "loc_top5_error")}, axis=1)
+
+
 @torch.no_grad()
 def true_class_boxes(run, threshold: float, batch: ImageBatch, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """The box the localizer draws for each image's true class at `threshold` (N x 4 pixel edges on the batch's
@@ -786,17 +803,31 @@ __all__ = ["CLASSIFIER_RECIPES", "FIG3_ARCHS", "RULES", "needed_runs", "classifi
            "radial_frequency", "radial_spectrum", "high_frequency_share", "high_frequency_chance", "peak_to_mean",
            "compute_device", "trained_models", "classifier_table", "figure_scale", "numbered_levels",
            "gridding_per_image", "per_image_verdict", "paired", "localization_scores", "localization_table",
-           "threshold_sweeps", "true_class_boxes", "table2_verdicts", "advantage_growth", "map_measurements",
-           "map_summary", "class_map_facts", "fig3_verdicts", "didactic_example", "lattice_verdict",
-           "network_gridding", "last_dilated_level", "level_input_measurements", "fig6_verdicts",
-           "strongest_level_maps", "level_gridding_per_image", "fig7_verdicts", "depth", "table1_verdicts",
-           "gain_versus_depth"]
+           "threshold_sweeps", "error_intervals", "table2_intervals", "true_class_boxes", "table2_verdicts",
+           "advantage_growth", "map_measurements", "map_summary", "class_map_facts", "fig3_verdicts",
+           "didactic_example", "lattice_verdict", "network_gridding", "last_dilated_level", "level_input_measurements",
+           "fig6_verdicts", "strongest_level_maps", "level_gridding_per_image", "fig7_verdicts", "TABLE1_COLUMNS",
+           "table1_intervals", "depth", "table1_verdicts", "gain_versus_depth"]
 
 
 # Table 1: the paper's comparisons of the classifiers.
 
 FOUR_MEASURES = (("one_crop", "top1_error"), ("one_crop", "top5_error"), ("ten_crop", "top1_error"),
                  ("ten_crop", "top5_error"))
+
+# The paper's Table 1 columns for each of FOUR_MEASURES.
+TABLE1_COLUMNS = {("one_crop", "top1_error"): "top1_1crop", ("one_crop", "top5_error"): "top5_1crop",
+                  ("ten_crop", "top1_error"): "top1_10crop", ("ten_crop", "top5_error"): "top5_10crop"}
+
+
+def table1_intervals(one_crop: dict, ten_crop: dict) -> pd.DataFrame:
+    """Table 1's four errors (%) of every trained classifier, 1-crop and 10-crop ({arch: score dict with per-image
+    records} each), with their Clopper-Pearson 95% intervals: rows by arch, columns (top1_1crop | top5_1crop |
+    top1_10crop | top5_10crop, value | low | high), named as the paper's table names them."""
+    protocols = {"one_crop": one_crop, "ten_crop": ten_crop}
+    return pd.concat({column: error_intervals(protocols[protocol], metric)
+                      for (protocol, metric), column in TABLE1_COLUMNS.items()}, axis=1)
+
 
 
 def depth(arch: str) -> int:

@@ -8,6 +8,7 @@ drnlib.runs trains each network once per profile and the other page reuses it:
     trained = segmenters(p)                   # {arch: Run}: found or trained (Table 3 with `arch`: that one trained,
                                               # the others of `archs` shown where already trained)
     ours = scores_table(trained, p.scales)    # mIoU, pixel accuracy, multi-scale mIoU (runs.evaluate, cached)
+    table3_intervals(trained), paper_miou()   # the "paper vs ours" figure: our mIoU with 95% intervals, theirs
     verdicts, per_class = table3_verdicts(p, trained)      # DRN-35 ... DRN-41
     measures, rows = measure_images(trained, num_images=2) # Figure 8: per-image boundary ratio, shown maps
     fig8_verdict(trained, measures, scale)                 # DRN-42
@@ -152,6 +153,21 @@ def scores_table(trained: dict, scales=(1.0,)) -> pd.DataFrame:
     frame = pd.DataFrame.from_dict(rows, orient="index")
     frame.index.name = "model"
     return frame
+
+
+def table3_intervals(trained: dict) -> pd.DataFrame:
+    """Every network's single-scale mIoU (%) with its 95% interval, a bootstrap over the validation images of
+    their confusion matrices (the run's own evaluation, drnlib.paper.Evidence): rows by arch, columns value, low,
+    high. What the "paper vs ours" figure plots."""
+    return paper.interval_table({arch: paper.Evidence.from_scores(label(arch), run.result["val"], "miou")
+                                 for arch, run in trained.items()})
+
+
+def paper_miou() -> pd.Series:
+    """The paper's mIoU (%) on Cityscapes val by arch: Table 3's DRNs and the ResNet-101 baseline of its text."""
+    table = paper.published("drn", PAPER_TABLE)["miou"]
+    baseline = paper.published("drn", f"{PAPER_TABLE}.baseline_miou")["baseline_miou"]
+    return pd.concat([table, baseline[~baseline.index.isin(table.index)]]).rename("miou")
 
 
 def per_class(trained: dict) -> pd.DataFrame:
@@ -541,7 +557,8 @@ def fig8_verdict(trained: dict, measures: pd.DataFrame, scale: str) -> paper.Ver
 
 __all__ = ["SEGMENTATION_RECIPES", "BASELINE_OUTPUT_STRIDE", "RULES", "CAMVID_COLORS", "CITYSCAPES_COLORS",
            "CITYSCAPES_COUNTERPART", "PAPER_NAMES", "spec", "table_archs", "needed_runs", "segmenters", "label",
-           "scale_note", "scores_table", "per_class", "paper_class", "class_label", "per_class_vs_paper",
-           "output_stride", "runs_table", "curves", "curves_figure", "compare", "transfer_verdict", "per_class_verdict",
-           "table3_verdicts", "palette", "colorize", "legend_handles", "predict", "image_scores", "boundary_ratio",
-           "measure_images", "example_titles", "examples_figure", "fig8_verdict"]
+           "scale_note", "scores_table", "table3_intervals", "paper_miou", "per_class", "paper_class", "class_label",
+           "per_class_vs_paper", "output_stride", "runs_table", "curves", "curves_figure", "compare",
+           "transfer_verdict", "per_class_verdict", "table3_verdicts", "palette", "colorize", "legend_handles",
+           "predict", "image_scores", "boundary_ratio", "measure_images", "example_titles", "examples_figure",
+           "fig8_verdict"]

@@ -9,6 +9,7 @@ and Table 1 (wider or deeper on ImageNet), their runs, measurements and claims.
 
     rows = table1_rows(crop_scale(p))      # book/wod_table1.py: the paper's rows, crops and ours
     trained_rows = table1_runs(p)          # {row label: Run}: the `wod_classifier` runs (and two ablations)
+    table1_intervals(test_scores(p, rows, trained_rows))   # errors with 95% intervals, for "paper vs ours"
 
 Runs are shared through their recipes (params/<profile>/recipes.yaml): both path pages use the `cifar_resnet` runs
 (ResNet-110 at mini and paper), Figure A.4 and Table 1 the `wod_classifier` runs (Model A, ResNet-101/152: ImageNet
@@ -430,6 +431,15 @@ def test_scores(p, rows: pd.DataFrame, trained_runs: dict) -> dict:
     return out
 
 
+def table1_intervals(scores: dict) -> pd.DataFrame:
+    """Top-1 and top-5 error (%) at the test crop of every row of `test_scores` ({label: scores}), with their
+    Clopper-Pearson 95% intervals (drnlib.paper.Evidence): rows by label, columns (top1_1crop | top5_1crop, value |
+    low | high), named as published.yaml names the paper's columns. What the "paper vs ours" figure plots."""
+    return pd.concat({column: paper.interval_table({label: paper.Evidence.from_scores(label, s, metric)
+                                                    for label, s in scores.items()})
+                      for column, metric in (("top1_1crop", "top1_error"), ("top5_1crop", "top5_error"))}, axis=1)
+
+
 def training_trace(model: torch.nn.Module, input_size: int) -> dict:
     """The forward pass of one training image at input_size x input_size (BatchNorm in training mode), traced on the
     model's device (best the meta device: no arithmetic, no memory):
@@ -698,8 +708,8 @@ def crop_speed_verdict(p, rows: pd.DataFrame, speed: dict, scale: str) -> paper.
                                      for small, large in zip(crops, crops[1:])])
 
 
-__all__ = ["CIFAR_NETS", "IMAGENET_RESNETS", "RULES", "table1_archs", "needed_runs", "trained", "pretty",
-           "data_note", "training_table", "too_poorly_trained", "Lesions", "lesion_results", "PathGradients",
-           "path_gradients", "fig1_verdicts", "figA4_verdicts", "table1_rows", "crop_scale", "more_downsampling",
-           "table1_specs", "table1_runs", "row_of", "test_scores", "training_trace", "network_table", "speeds",
+__all__ = ["CIFAR_NETS", "IMAGENET_RESNETS", "RULES", "table1_archs", "needed_runs", "trained", "pretty", "data_note",
+           "training_table", "too_poorly_trained", "Lesions", "lesion_results", "PathGradients", "path_gradients",
+           "fig1_verdicts", "figA4_verdicts", "table1_rows", "crop_scale", "more_downsampling", "table1_specs",
+           "table1_runs", "row_of", "test_scores", "table1_intervals", "training_trace", "network_table", "speeds",
            "RankCorrelation", "table1_verdicts", "speed_device", "memory_verdict", "crop_speed_verdict"]

@@ -14,6 +14,7 @@ A1 from Model A's: drnlib.recipes.TUNED_FROM), so drnlib.runs trains the trunks 
     category_scores(result, CATEGORIES["camvid"])      # Cityscapes-style category IoU from the confusion matrix
     peak_memory_gb(p, row)                     # Table 2's memory column (CUDA only, else None)
     table2_verdicts(p, trained, memory)        # the page's claims of drnlib/claims.yaml, by drnlib.paper's rule
+    score_intervals(scores), table2_paper_points()     # the "paper vs ours" figure: ours with 95% intervals, theirs
 
 Our "Model A1" is WoD's A1 network (Model A with its top three pools replaced by stride-2 convolutions) tuned from
 Model A's classifier. WoD's "Model A2" is that network further tuned on Places365, which we do not have: our Model
@@ -212,6 +213,8 @@ SCORE_COLUMNS = {"pixel_acc": "pixel acc.", "mean_acc": "mean acc.", "miou": "me
 # Column names as the paper's tables print them.
 DISPLAY_NAMES = {**SCORE_COLUMNS, "class_iou": "class IoU", "class_iiou": "class iIoU",
                  "category_iou": "category IoU", "category_iiou": "category iIoU", "score": "score"}
+# Axis labels of the figures.
+AXIS_LABELS = {column: f"{name} (%)" for column, name in DISPLAY_NAMES.items()}
 
 
 def _label(row) -> str:
@@ -618,6 +621,89 @@ def unknown_paper_frame(labels, columns, table: str) -> pd.DataFrame:
     return frame
 
 
+# The "paper vs ours" figures: ours with their 95% intervals, the paper's known numbers beside them.
+
+BLOCK_NAMES = {"main": "", "cityscapes": "Cityscapes", "ade20k": "ADE20K"}
+# Where the paper's number is Model A2's (2 conv), our Model A1 (2 conv) stands in for it (see the docstring).
+A2_STAND_IN = Row("model_a1", "2conv")
+
+
+def score_intervals(scores: dict, metrics=tuple(SCORE_COLUMNS), groups: dict | None = None) -> pd.DataFrame:
+    """Each entry of `scores` ({row: score dict with per-image confusion matrices}) on each of `metrics` (miou,
+    pixel_acc, mean_acc, score; %) with its 95% interval, a bootstrap over the images (`evidence`; the mIoU by
+    drnlib.paper.Evidence.from_scores); with `groups`, of the categories (Cityscapes' category IoU). Rows by label,
+    columns (metric, value | low | high)."""
+    def side(label, s, metric):
+        if metric == "miou" and groups is None:
+            return paper.Evidence.from_scores(label, s, "miou")
+        return evidence(label, s, metric, groups)
+
+    return pd.concat({metric: paper.interval_table({_label(row): side(_label(row), s, metric)
+                                                    for row, s in scores.items()}) for metric in metrics}, axis=1)
+
+
+def table4_intervals(blocks_scores: dict) -> pd.DataFrame:
+    """`score_intervals` of both blocks of Table 4 ({block: {row: scores}}), rows labelled with their block
+    ("Cityscapes: ResNet-101, 1 conv"): one figure shows both."""
+    frames = [score_intervals(scores).rename(index=lambda label, b=block: f"{BLOCK_NAMES[b]}: {label}")
+              for block, scores in blocks_scores.items()]
+    return pd.concat(frames)
+
+
+def table5_intervals(protocols: dict, groups: dict) -> pd.DataFrame:
+    """Table 5's class IoU and category IoU (`groups`: CATEGORIES of the data set) of each testing protocol
+    ({"single scale": scores, "multi-scale": scores}), with their bootstrap 95% intervals: columns (class_iou |
+    category_iou, value | low | high), named as published.yaml names the paper's columns."""
+    return pd.concat({"class_iou": score_intervals(protocols, ["miou"])["miou"],
+                      "category_iou": score_intervals(protocols, ["miou"], groups)["miou"]}, axis=1)
+
+
+def _stand_in_label(labels, prefix: str = "") -> str:
+    """The row that carries the paper's Model A2 (2 conv) number: our Model A1 (2 conv) where the page has it,
+    else a row of the paper's own."""
+    ours = f"{prefix}{A2_STAND_IN.label}"
+    return ours if ours in list(labels) else f"{prefix}Model A2, 2 conv"
+
+
+def table2_paper_points() -> pd.DataFrame:
+    """What is known of WoD Table 2 (every cell is lost): the VOC val mIoU of the released Model A1 (2 conv), as rows
+    of their own (columns as `scores_table`)."""
+    released = paper.notes(PAPER, "table2_voc_val")["released_models"]
+    return pd.DataFrame({"miou": {f"{A2_STAND_IN.label} (released, VOC + SBD)": released["A1_2conv_voc_sbd_val_miou"],
+                                  f"{A2_STAND_IN.label} (released, VOC + SBD + COCO)":
+                                      released["A1_2conv_voc_sbd_coco_val_miou"]}},
+                        columns=list(SCORE_COLUMNS))
+
+
+def table3_paper_points(published: pd.DataFrame) -> pd.Series:
+    """WoD Table 3's mean IoU per row (VOC test): Model A (2 conv) on our row of that name, the earlier methods
+    as rows of their own (our competitors only stand in for them in the claims)."""
+    names = {"ModelA_2conv": Row("model_a", "2conv").label, "Context_COCO": "Context (+COCO)",
+             "DeepLabv2_COCO": "DeepLab-v2 (+COCO)"}
+    return published["miou"].rename(index=lambda name: names.get(name, name)).rename("miou")
+
+
+def table4_paper_points(labels) -> pd.DataFrame:
+    """What is known of WoD Table 4, as `table4_intervals` labels its rows: Model A2's ADE20K mIoU (a third-party
+    reading) on our ADE20K Model A1 (2 conv) where the page has it, and the released Model A1 (2 conv) on both data
+    sets as rows of their own."""
+    notes = paper.notes(PAPER, "table4_val")
+    released, prefix = notes["released_models"], f"{BLOCK_NAMES['ade20k']}: "
+    return pd.DataFrame({
+        _stand_in_label(labels, prefix): {"miou": notes["known"]["ade20k_A2_2conv_miou"]},
+        f"{BLOCK_NAMES['cityscapes']}: {A2_STAND_IN.label} (released)": {
+            "miou": released["cityscapes_val_A1_2conv_miou"]},
+        f"{prefix}{A2_STAND_IN.label} (released)": dict(released["ade20k_val_A1_2conv"])},
+        index=list(SCORE_COLUMNS)).T
+
+
+def table7_paper_points(labels) -> pd.Series:
+    """What is known of WoD Table 7: Model A2's PASCAL Context mIoU, on our Model A1 (2 conv) where the page has
+    it."""
+    known = paper.notes(PAPER, "table7_pascal_context_val")["known"]
+    return pd.Series({_stand_in_label(labels): known["A2_2conv_miou"]}, name="miou")
+
+
 # Figures.
 
 
@@ -637,11 +723,13 @@ def score_bars(frame: pd.DataFrame, columns=("miou",), title: str = "", xlabel: 
     return fig
 
 
-__all__ = ["CATEGORIES", "DISPLAY_NAMES", "HEADS", "PAPER_NAMES", "RULES", "SCORE_COLUMNS", "SEGMENTATION_RECIPES",
-           "VOC_SHORT_NAMES", "ConfusionEvidence", "Row", "ade_score", "blocks", "category_scores",
-           "claims_values", "class_iou_table", "compare", "confusion_metric", "describe_rows", "design_verdict",
-           "evidence", "head_field_cells", "memory_verdicts", "merge_categories", "needed_runs", "output_stride",
-           "page_verdicts", "parse_row", "peak_memory_gb", "rows_of", "scale_note", "score_bars", "scores_table",
-           "second_best", "segmenters", "shown", "table2_verdicts", "table3_verdicts", "table4_verdicts",
-           "table5_verdicts", "table6_verdicts", "table7_verdicts", "testing_steps", "trunks",
-           "unknown_paper_frame", "validation_scores", "wins", "wod_rows"]
+__all__ = ["AXIS_LABELS", "CATEGORIES", "DISPLAY_NAMES", "HEADS", "PAPER_NAMES", "RULES", "SCORE_COLUMNS",
+           "SEGMENTATION_RECIPES", "VOC_SHORT_NAMES", "ConfusionEvidence", "Row", "ade_score", "blocks",
+           "category_scores", "claims_values", "class_iou_table", "compare", "confusion_metric", "describe_rows",
+           "design_verdict", "evidence", "head_field_cells", "memory_verdicts", "merge_categories", "needed_runs",
+           "output_stride", "page_verdicts", "parse_row", "score_intervals", "table4_intervals", "table5_intervals",
+           "table2_paper_points", "table3_paper_points", "table4_paper_points", "table7_paper_points", "BLOCK_NAMES",
+           "A2_STAND_IN", "peak_memory_gb", "rows_of", "scale_note", "score_bars", "scores_table", "second_best",
+           "segmenters", "shown", "table2_verdicts", "table3_verdicts", "table4_verdicts", "table5_verdicts",
+           "table6_verdicts", "table7_verdicts", "testing_steps", "trunks", "unknown_paper_frame", "validation_scores",
+           "wins", "wod_rows"]
