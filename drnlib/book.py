@@ -113,6 +113,78 @@ def run_script(py_path: Path, params: dict) -> None:
             namespace.update(params)
 
 
+class _Tee:
+    """A text stream that writes to several (a page's log, and the terminal when a campaign shows progress)."""
+
+    def __init__(self, *streams):
+        self.streams = streams
+
+    def write(self, text):
+        for stream in self.streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self):
+        for stream in self.streams:
+            stream.flush()
+
+
+def execute_script_in_process(root: Path, profile: str, page: Page, params: dict, echo: bool = False) -> Path:
+    """Run one page as a plain script in this interpreter (working directory book/, output to its log, and to the
+    terminal with `echo`), as `execute_script` does in a fresh one: a campaign runs many pages and pays the imports
+    once. Figures are closed and memory released afterwards; raise NotebookFailed naming the page, its error and its
+    log."""
+    import contextlib
+    import gc
+    import traceback
+
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)  # no display: figures are saved, never shown
+    import matplotlib.pyplot as plt
+
+    py_path = page.source.with_suffix(".py")
+    log_path = root / "_build" / "scripts" / profile / f"{page.name}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    previous = Path.cwd(), os.environ.get(ROOT_ENV)
+    os.environ[ROOT_ENV] = str(root)
+    failure = None
+    try:
+        with open(log_path, "w", encoding="utf-8") as log:
+            out = _Tee(log, sys.__stdout__) if echo else log
+            stack = contextlib.ExitStack()
+            stack.enter_context(contextlib.redirect_stdout(out))
+            stack.enter_context(contextlib.redirect_stderr(out))
+            with stack:
+                os.chdir(py_path.parent)
+                try:
+                    run_script(py_path, params)
+                except BaseException as err:  # the page's error, kept for the caller; KeyboardInterrupt goes on
+                    if isinstance(err, KeyboardInterrupt):
+                        raise
+                    traceback.print_exc()
+                    failure = f"{type(err).__module__}.{type(err).__name__}: {' '.join(str(err).split())}"
+    finally:
+        os.chdir(previous[0])
+        if previous[1] is None:
+            os.environ.pop(ROOT_ENV, None)
+        else:
+            os.environ[ROOT_ENV] = previous[1]
+        plt.close("all")
+        gc.collect()
+        _empty_cuda_cache()
+    if failure:
+        raise NotebookFailed(f"{page.name} failed: {failure} (log with the traceback: {_shown(log_path, root)})")
+    return log_path
+
+
+def _empty_cuda_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def execute_script(root: Path, profile: str, page: Page, params: dict) -> Path:
     """Run one page as a plain script in a fresh interpreter (working directory book/); raise NotebookFailed."""
     py_path = page.source.with_suffix(".py")

@@ -284,10 +284,6 @@ def _progress(message: str) -> None:
 def run_units(names: list[str], profile: str, budget_s: float, out: Path, root: Path | None = None,
               dry_run: bool = False, check: bool = True) -> list[dict]:
     """Run units in order within `budget_s` seconds (see the module docstring); return one record per unit."""
-    from drnlib.book import NotebookFailed, execute_script
-    from drnlib.params import read_params
-    from drnlib.toc import toc_pages
-
     root = Path(root or repo_root())
     units = load_units(profile, root)
     if names == ["all"]:
@@ -296,9 +292,31 @@ def run_units(names: list[str], profile: str, budget_s: float, out: Path, root: 
     if unknown:
         raise ParameterError(f"unknown unit(s) {', '.join(unknown)}; units: {', '.join(units)}")
     out.mkdir(parents=True, exist_ok=True)
+    with _environ(**{ROOT_ENV: str(root), "DRNLIB_PROGRESS": "1", "DRNLIB_DEADLINE": str(time.time() + budget_s),
+                     "MPLBACKEND": "Agg"}):
+        return _run_units(names, units, profile, budget_s, out, root, dry_run, check)
+
+
+@contextlib.contextmanager
+def _environ(**changes):
+    """Environment variables set for the duration of a campaign, and restored after it."""
+    before = {name: os.environ.get(name) for name in changes}
+    os.environ.update(changes)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run_units(names, units, profile, budget_s, out, root, dry_run, check) -> list[dict]:
+    from drnlib.book import NotebookFailed, execute_script_in_process, page_params
+    from drnlib.toc import toc_pages
+
     started = time.monotonic()
-    deadline = time.time() + budget_s
-    os.environ.update({ROOT_ENV: str(root), "DRNLIB_PROGRESS": "1", "DRNLIB_DEADLINE": str(deadline)})
     if check:
         import torch
 
@@ -324,12 +342,16 @@ def run_units(names: list[str], profile: str, budget_s: float, out: Path, root: 
         pages_done = []
         for page in unit.pages:
             page_start = time.monotonic()
-            params = {**read_params(root, profile, page), **(unit.dry_run.get(page, {}) if dry_run else {})}
-            params["profile"] = profile
             _progress(f"  page {page} ...")
             try:
-                execute_script(root, profile, by_name[page], params)
+                # the params file (with the dry run's changes), checked as the book checks it, before the page runs
+                params = page_params(root, profile, by_name[page], script=True,
+                                     overrides=unit.dry_run.get(page) if dry_run else None)
+                execute_script_in_process(root, profile, by_name[page], params, echo=not dry_run)
                 state, error = "ok", None
+            except ParameterError as err:
+                state, error = "failed", str(err)
+                _progress(f"  page {page} FAILED: {err}")
             except NotebookFailed as err:
                 state, error = "failed", str(err)
                 _progress(f"  page {page} FAILED: {err}")
@@ -568,9 +590,9 @@ def _dry_run(args) -> int:
     units = load_units(args.profile)
     shrink = yaml.safe_load(units_path(args.profile).with_name("dry_run.yaml").read_text()) \
         if units_path(args.profile).with_name("dry_run.yaml").is_file() else {"epochs": 1}
-    with tempfile.TemporaryDirectory(prefix="drnlib-dry-run-") as folder:
+    with tempfile.TemporaryDirectory(prefix="drnlib-dry-run-") as folder, \
+            _environ(**{recipes.OVERRIDES_ENV: json.dumps(shrink)}):
         root = _book_copy(Path(folder) / "book")
-        os.environ[recipes.OVERRIDES_ENV] = json.dumps(shrink)
         records = run_units(args.units if args.units != ["all"] else list(units), args.profile, args.budget,
                             args.out, root=root, dry_run=True)
         ran = [r for r in records if r["state"] == "ran"]

@@ -20,7 +20,8 @@ def test_status_sizes_every_unit_and_all_of_them_fit_four_leases(capsys):
     assert list(frame["unit"]) == list(units)
     pages = [page for unit in units.values() for page in unit.pages]
     from drnlib.pages import toc_page_names
-    assert sorted(pages) == sorted(p for p in toc_page_names() if p not in ("zoo", "fig1_fig5"))
+    # the architecture pages train nothing, and the claims page gathers every profile's results wherever it runs
+    assert sorted(pages) == sorted(p for p in toc_page_names() if p not in ("zoo", "fig1_fig5", "claims"))
     assert frame["minutes"].sum() <= 45, frame[["unit", "minutes"]]
     assert (frame["minutes"] <= campaign.UNIT_LIMIT_MINUTES).all(), frame[["unit", "minutes"]]
     plan = campaign.lease_plan("mini")
@@ -74,7 +75,7 @@ def test_a_dry_run_takes_every_unit_through_pages_bundles_and_import(rehearsal):
         assert not unit.pages or any(n.startswith("runs/") and n.endswith("result.json") for n in names) \
             or name in ("wod_segmentation",)
     assert (out / "throughput.json").is_file()
-    assert seconds < 600  # the issue's 3 minutes are for an otherwise idle 2-core machine
+    assert seconds < 180  # the issue: every unit rehearsed within 3 minutes on 2 cores
 
 
 def test_import_merges_a_bundle_and_refuses_other_recipes_naming_the_difference(rehearsal, tmp_path, monkeypatch):
