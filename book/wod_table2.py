@@ -50,9 +50,9 @@ p = start("wod_table2", globals())
 #
 # **What differs here.** At the smoke and mini profiles CamVid stands in for VOC 2012: 11 street-scene classes
 # instead of 20 object classes and background, 367 training and 101 validation images of 480×360 pixels instead of
-# 10,582 (VOC + SBD) and 1,449. No ImageNet weights exist offline: each network is tuned from its own classifier
-# trained on Tiny-ImageNet-100 (64-pixel images, 100 classes; the `wod_classifier` runs of
-# [WoD Table 1](wod_table1)). **Model A1** is WoD's Model A with its top three pools replaced by stride-2
+# 10,582 (VOC + SBD) and 1,449. No ImageNet weights exist offline: at the mini profile each network is tuned from
+# its own classifier trained on Tiny-ImageNet-100 (64-pixel images, 100 classes; the `wod_classifier` runs of
+# [WoD Table 1](wod_table1)); at the smoke profile from random weights. **Model A1** is WoD's Model A with its top three pools replaced by stride-2
 # convolutions, tuned from Model A's classifier without the paper's extra 45k ImageNet iterations; the paper's
 # "Model A2" is that network further tuned on Places365, which we do not have, so the claim about A2 is not tested
 # and the rows are labelled A1. The recipe (shown below) is WoD's Section 5 recipe scaled down, except: no doubled
@@ -79,7 +79,8 @@ format_table(released.rename_axis("released model").to_frame("VOC val mean IoU")
 # %% [markdown]
 # ## Training
 #
-# Networks: {glue:text}`networks`. Each is trained once per profile with the recipe below, from its classifier,
+# Networks: {glue:text}`networks`. Each is trained once per profile with the recipe below (from its classifier where
+# the recipe names one: `init`),
 # and shared with the other WoD segmentation pages (runs in `runs/<profile>/`).
 
 # %%

@@ -108,6 +108,13 @@ def test_import_merges_a_bundle_and_refuses_other_recipes_naming_the_difference(
     assert minutes["drn_segmentation"]["minutes"] > 0
     assert campaign.estimate_minutes(campaign.load_units("mini", root)["drn_segmentation"], "mini",
                                      root)["source"] == "measured"
+    # the smoke book shows the imported mini results beside its own, marked, with no mini run on disk
+    from drnlib.display import compare_profiles, show_stored_figures
+
+    assert not (root / "runs" / "mini").exists()
+    shown = compare_profiles("table3", root=root)
+    assert "mini" in shown.columns and shown.loc["not the profile's settings", "mini"]
+    assert "mini" in show_stored_figures("table3", "paper_vs_ours", current="smoke", root=root)
     with pytest.raises(ParameterError, match="a bundle of profile 'mini', not 'paper'"):
         campaign.import_bundles([honest], "paper", root)
     with pytest.raises(ParameterError, match="not a campaign bundle"):

@@ -294,3 +294,17 @@ def test_figures_are_stored_atomically_and_shown_for_other_profiles(tmp_path):
     assert show_stored_figures("fig3", "cams", current="mini", root=tmp_path) == []
     with pytest.raises(ParameterError):
         figure_path("fig3", "mini", "../x")
+
+
+def test_results_computed_with_other_settings_are_marked_wherever_they_are_shown(book_root):
+    from drnlib.params import PageParams
+
+    p = PageParams("page", {"profile": "mini", "epochs": 1}, overrides={"epochs": 1})
+    record = results.save_results("page", "mini", {"miou": 3.0}, dataset="camvid", params=p)
+    assert results.load_results("page", "mini").provenance["overrides"] == {"epochs": 1}
+    assert "**not the profile's settings**: epochs=1" in provenance.provenance_note(record.provenance)
+    table = display.compare_profiles("page")
+    assert table.loc["not the profile's settings", "mini"] == "epochs=1"
+    own = results.save_results("page", "mini", {"miou": 3.0}, dataset="camvid",
+                               params=PageParams("page", {"profile": "mini"}, overrides={}))
+    assert "not the profile's settings" not in provenance.provenance_note(own.provenance)

@@ -28,7 +28,8 @@ def _unwrap(source: str | os.PathLike | Mapping) -> dict[str, Tensor]:
         try:
             source = torch.load(source, map_location="cpu", weights_only=True)
         except Exception as err:  # corrupt or foreign file: one line, the file named
-            raise CheckpointError(f"cannot read weights from {source}: {type(err).__name__}: {err}") from None
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""  # torch's messages run to pages
+            raise CheckpointError(f"cannot read weights from {source}: {type(err).__name__}: {first}") from None
     for key in ("state_dict", "model"):
         if isinstance(source, Mapping) and key in source and isinstance(source[key], Mapping):
             source = source[key]
