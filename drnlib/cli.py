@@ -211,6 +211,8 @@ def _list_runs(args: argparse.Namespace) -> int:
     frame = profile_runs(args.profile, pages=args.pages)
     with pd.option_context("display.max_rows", None, "display.width", 200, "display.max_colwidth", 60):
         shown = frame.drop(columns=["command"]).copy()
+        shown["pages"] = shown["pages"].map(lambda text: text if text.count(",") < 3 else
+                                            ",".join(text.split(",")[:3]) + f" +{text.count(',') - 2}")
         shown["GFLOPs"] = shown["GFLOPs"].map(lambda v: f"{v:,.0f}")
         shown["share"] = shown["share"].map(lambda v: f"{100 * v:.1f}%")
         print(shown.to_string(index=False))

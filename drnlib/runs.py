@@ -20,6 +20,7 @@ runs, trunks first. With $DRNLIB_NO_TRAIN=1 nothing is trained at any profile (a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -294,22 +295,33 @@ def train_images(cfg: RunConfig) -> int:
     return TRAIN_IMAGES[cfg.dataset] - cfg.holdout
 
 
+CLASSES = {"imagenet": 1000, "tiny_imagenet": 100, "cifar10": 10, "camvid": 11, "cityscapes": 19, "voc_aug": 21,
+           "ade20k": 150, "pascal_context": 60}
+
+
 def step_flops(cfg: RunConfig, num_classes: int | None = None) -> int:
     """FLOPs of one training step of `cfg` for one image (forward + backward; torch.utils.flop_counter on the meta
-    device, so it costs milliseconds and no memory)."""
+    device, so it costs milliseconds and no memory; each network and input size is traced once per process)."""
+    classes = num_classes or CLASSES.get(cfg.dataset) or int(cfg.data_options.get("num_classes", 8))
+    task = "segment" if cfg.task == "segment" else "classify"
+    return _step_flops(cfg.arch, task, cfg.crop_size, classes, tuple(sorted(cfg.model_options().items())))
+
+
+@functools.lru_cache(maxsize=512)
+def _step_flops(arch: str, task: str, crop_size: int, classes: int, options: tuple) -> int:
     from torch.utils.flop_counter import FlopCounterMode
 
     from drnlib.models import build_model
 
-    classes = num_classes or {"imagenet": 1000, "tiny_imagenet": 100, "cifar10": 10, "camvid": 11,
-                              "cityscapes": 19, "voc_aug": 21, "ade20k": 150, "pascal_context": 60,
-                              "synthetic": cfg.data_options.get("num_classes", 8)}[cfg.dataset]
-    task = "segment" if cfg.task == "segment" else "classify"
     with torch.device("meta"):
-        model = build_model(cfg.arch, classes, task, **cfg.model_options())
-        # two images: BatchNorm in training mode refuses a single value per channel (a 1x1 map, e.g. WoD Table 1's
-        # nets at a quarter of their crop)
-        x = torch.empty(2, 3, cfg.crop_size, cfg.crop_size)
+        model = build_model(arch, classes, task, **dict(options))
+        x = torch.empty(2, 3, crop_size, crop_size)
+    # BatchNorm adds no FLOPs the counter counts (convolutions and matrix products), and its meta kernels take most
+    # of a trace's time: leave it out
+    for name, module in list(model.named_modules()):
+        for child_name, child in list(module.named_children()):
+            if isinstance(child, nn.modules.batchnorm._BatchNorm):
+                setattr(module, child_name, nn.Identity())
     counter = FlopCounterMode(display=False)
     with counter:
         model(x).float().sum().backward()
