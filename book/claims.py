@@ -39,8 +39,9 @@ p = start("claims", globals())
 # the built networks. A claim our data cannot test keeps its row and says why.
 #
 # Read the smoke column as a pipeline check only: its networks train for seconds on a CPU, so its verdicts say
-# nothing about the papers. The mini column (one GPU, the bundled real data, scaled-down recipes) is the first that
-# can support or refute a claim, and only at its own scale; the paper column would be the papers' own protocol.
+# nothing about the papers. A mini column (one GPU, the bundled real data, scaled-down recipes), where its results
+# are stored, is the first that can support or refute a claim, and only at its own scale; a paper column would be
+# the papers' own protocol. The table has a column for each profile with stored results, no more.
 
 # %% [markdown]
 # ## The count

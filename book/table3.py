@@ -175,4 +175,4 @@ format_table(compare_profiles("table3", keys=[f"miou_{a}" for a in names] + [f"p
 # %%
 if not show_stored_figures("table3", "curves", current=profile):
     print("No other profile has stored its training curves yet.")
-show_stored_figures("table3", "paper_vs_ours", current=profile)
+show_stored_figures("table3", "paper_vs_ours", current=profile);

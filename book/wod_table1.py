@@ -230,4 +230,4 @@ format_table(comparison[~comparison.index.str.startswith(("params_", "claims_"))
 
 # %%
 show_stored_figures("wod_table1", "speed_error", current=profile)
-show_stored_figures("wod_table1", "paper_vs_ours", current=profile)
+show_stored_figures("wod_table1", "paper_vs_ours", current=profile);

@@ -30,6 +30,7 @@ from pathlib import Path
 import yaml
 
 from drnlib.errors import DrnError, ParameterError
+from drnlib.files import read_yaml
 from drnlib.params import _PARAMETERS_CELL, check_against_declared, percent_cells, read_params
 from drnlib.provenance import PROFILES, ROOT_ENV, check_profile, repo_root
 from drnlib.toc import BOOK_DIR, Page, toc_pages
@@ -60,7 +61,11 @@ def pair_problems(py_path: Path) -> list[str]:
     if not ipynb_path.is_file():
         return [f"{ipynb_path} is missing: {fix}"]
     text = jupytext.read(py_path)
-    stored = nbformat.read(ipynb_path, as_version=4)
+    try:
+        stored = nbformat.read(ipynb_path, as_version=4)
+    except (ValueError, nbformat.ValidationError) as err:  # NotJSONError is a ValueError
+        return [f"unreadable notebook {ipynb_path} ({type(err).__name__}); write it again from its pair: "
+                f"jupytext --to ipynb {py_path}"]
     problems = []
     if _cells(text) != _cells(stored):
         ours, theirs = _cells(text), _cells(stored)
@@ -259,7 +264,7 @@ def stage(root: Path, profile: str, pages: list[Page]) -> tuple[Path, list[str]]
         shutil.rmtree(staged)
     ignore = shutil.ignore_patterns("*.py", "*.ipynb", "jupytext.toml", ".ipynb_checkpoints", "__pycache__")
     shutil.copytree(root / BOOK_DIR, staged / BOOK_DIR, ignore=ignore)
-    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8")) or {}
+    config = read_yaml(root / "_config.yml", "book configuration")
     config.setdefault("execute", {})["execute_notebooks"] = "off"  # executed already, by papermill
     (staged / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     shutil.copy2(root / "_toc.yml", staged / "_toc.yml")
@@ -395,7 +400,11 @@ def main(argv: list[str] | None = None) -> int:
             name, sep, value = item.partition("=")
             if not sep or not name:
                 raise ParameterError(f"--set takes NAME=VALUE, got {item!r}")
-            overrides[name.strip()] = yaml.safe_load(value)
+            try:
+                overrides[name.strip()] = yaml.safe_load(value)
+            except yaml.YAMLError as err:
+                raise ParameterError(f"--set {item!r}: the value is not YAML ({getattr(err, 'problem', None) or err})"
+                                     ) from None
         build(args.root or repo_root(), args.profile, args.only, execute=not args.no_execute, script=args.script,
               overrides=overrides)
     except (NotebookFailed, RenderFailed) as err:

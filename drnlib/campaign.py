@@ -38,7 +38,7 @@ import yaml
 
 from drnlib import recipes, runs
 from drnlib.errors import DrnError, ParameterError
-from drnlib.files import atomic_write_bytes, atomic_write_text
+from drnlib.files import atomic_write_bytes, atomic_write_text, read_json_object, read_yaml
 from drnlib.provenance import PROFILES, ROOT_ENV, check_profile, machine_provenance, repo_root
 
 ASSUMED_TFLOPS = 80.0  # the H200's sustained rate we plan with until a unit has been measured
@@ -76,13 +76,20 @@ def load_units(profile: str, root: Path | None = None) -> dict[str, Unit]:
     path = units_path(profile, root)
     if not path.is_file():
         raise ParameterError(f"missing {path}: the profile has no work units")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     units = {}
-    for name, fields in data.items():
+    for name, fields in read_yaml(path, "work units file").items():
+        if not isinstance(fields, dict):
+            raise ParameterError(f"{path}: unit {name} must map its fields to values, got {fields!r}")
         try:
             units[name] = Unit(name=name, **fields)
         except TypeError as err:
             raise ParameterError(f"{path}: unit {name}: {err}") from None
+        for key in ("pages", "data", "needs"):
+            value = getattr(units[name], key)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ParameterError(f"{path}: unit {name}: {key} must be a list of names, got {value!r}")
+        if not isinstance(units[name].dry_run, dict) or not isinstance(units[name].benchmark, (dict, type(None))):
+            raise ParameterError(f"{path}: unit {name}: dry_run and benchmark must be mappings")
         unknown = [d for d in units[name].data if d not in ARCHIVES]
         if unknown:
             raise ParameterError(f"{path}: unit {name} needs data {unknown}, not one of {', '.join(ARCHIVES)}")
@@ -90,6 +97,8 @@ def load_units(profile: str, root: Path | None = None) -> dict[str, Unit]:
         missing = [n for n in unit.needs if n not in units]
         if missing:
             raise ParameterError(f"{path}: unit {unit.name} needs unknown unit(s) {', '.join(missing)}")
+    for name in units:  # a unit runs after those it needs: the chain must end
+        _with_needs(name, units, path=path)
     return units
 
 
@@ -100,7 +109,13 @@ def measured_path(profile: str, root: Path | None = None) -> Path:
 def measured_minutes(profile: str, root: Path | None = None) -> dict:
     """{unit: {"minutes": measured wall minutes, "estimated": what we planned, "gpu": ..., "date": ...}}."""
     path = measured_path(profile, root)
-    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+    measured = read_yaml(path, "measured minutes file") if path.is_file() else {}
+    for unit, entry in measured.items():
+        minutes = entry.get("minutes") if isinstance(entry, dict) else None
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 <= minutes < 1e4:
+            raise ParameterError(f"{path}: unit {unit} needs `minutes: <number>`, got {entry!r}; fix it or delete "
+                                 f"the entry (status then plans with the FLOP estimate)")
+    return measured
 
 
 def unit_runs(unit: Unit, profile: str, root: Path | None = None) -> list[runs.RunSpec]:
@@ -179,25 +194,34 @@ def lease_plan(profile: str, root: Path | None = None) -> list[list[str]]:
     return leases
 
 
-def _with_needs(name: str, units: dict) -> list[str]:
+def _with_needs(name: str, units: dict, seen: tuple = (), path: Path | None = None) -> list[str]:
+    """`name` after every unit it needs, directly or not (ParameterError for a unit that needs itself)."""
+    if name in seen:
+        raise ParameterError(f"{path or 'units.yaml'}: unit {name} needs itself ({' -> '.join((*seen, name))})")
     out = []
     for need in units[name].needs:
-        out += [n for n in _with_needs(need, units) if n not in out]
+        out += [n for n in _with_needs(need, units, (*seen, name), path) if n not in out]
     return out + [name]
 
 
-def device_commands(lease: list[str], profile: str, units: dict, budget_s: int = 570) -> list[dict]:
-    """The device commands of a lease: consecutive units that need the same archive (or none) share a command; each
-    command carries its one archive; only the first runs the CUDA self-check (the later ones find the same warm
-    machine, with the data and runs the earlier ones left)."""
+def device_commands(lease: list[str], profile: str, units: dict, budget_s: int = 570,
+                    minutes: dict | None = None) -> list[dict]:
+    """The device commands of a lease: consecutive units that need the same archive (or none) share a command while
+    their planned `minutes` ({unit: minutes}) fit in its `budget_s`; each command carries its one archive, copied
+    from the shared data folder; only the first runs the CUDA self-check (the later ones find the same warm machine,
+    with the data and runs the earlier ones left)."""
+    from drnlib.data.registry import shared_data_dir
+
+    minutes = minutes or {}
     groups: list[list[str]] = []
     for name in lease:
-        data = units[name].data[:1]
-        if groups and (not data or units[groups[-1][0]].data[:1] in ([], data)) and \
-                len({d for n in groups[-1] for d in units[n].data[:1]} | set(data)) <= 1:
+        data = set(units[name].data[:1])
+        if groups and len({d for n in groups[-1] for d in units[n].data[:1]} | data) <= 1 and \
+                sum(minutes.get(n, 0.0) for n in (*groups[-1], name)) * 60 <= budget_s:
             groups[-1].append(name)
         else:
             groups.append([name])
+    shared = shared_data_dir() or Path("../shared/data")
     commands = []
     for position, group in enumerate(groups):
         data = next((units[n].data[0] for n in group if units[n].data), None)
@@ -205,7 +229,7 @@ def device_commands(lease: list[str], profile: str, units: dict, budget_s: int =
                 f"--profile {profile} --units {' '.join(group)} --budget {budget_s} --out $OUT"
                 + ("" if position == 0 else " --skip-self-check"))
         commands.append({"units": group, "command": line, "carry": [CARRY_DIR] if data else [],
-                         "prepare": (f"rm -rf {CARRY_DIR} && mkdir -p {CARRY_DIR} && cp ../shared/data/{ARCHIVES[data]} "
+                         "prepare": (f"rm -rf {CARRY_DIR} && mkdir -p {CARRY_DIR} && cp {shared / ARCHIVES[data]} "
                                      f"{CARRY_DIR}/") if data else ""})
     return commands
 
@@ -291,6 +315,8 @@ def run_units(names: list[str], profile: str, budget_s: float, out: Path, root: 
     unknown = [n for n in names if n not in units]
     if unknown:
         raise ParameterError(f"unknown unit(s) {', '.join(unknown)}; units: {', '.join(units)}")
+    if not 0 < budget_s < 1e6:  # also refuses NaN
+        raise ParameterError(f"--budget must be a positive number of seconds, got {budget_s}")
     out.mkdir(parents=True, exist_ok=True)
     with _environ(**{ROOT_ENV: str(root), "DRNLIB_PROGRESS": "1", "DRNLIB_DEADLINE": str(time.time() + budget_s),
                      "MPLBACKEND": "Agg"}):
@@ -316,13 +342,14 @@ def _run_units(names, units, profile, budget_s, out, root, dry_run, check) -> li
     from drnlib.book import NotebookFailed, execute_script_in_process, page_params
     from drnlib.toc import toc_pages
 
-    started = time.monotonic()
-    if check:
-        import torch
+    import torch
 
-        cuda = torch.cuda.is_available()
-        if not cuda and not dry_run:
-            raise SelfCheckFailed("no CUDA: torch sees no GPU here (use --dry-run to rehearse on the CPU)")
+    started = time.monotonic()
+    cuda = torch.cuda.is_available()
+    if not cuda and not dry_run:  # also for a lease's later commands (--skip-self-check): never train on a CPU
+        raise SelfCheckFailed("no CUDA: torch sees no GPU here (use --dry-run to rehearse on the CPU)")
+    recipes.load(profile, root)  # the recipes (and any $DRNLIB_RECIPE_OVERRIDES) are checked before any unit runs
+    if check:
         for line in self_check("cuda" if cuda else "cpu", compile=cuda):
             _progress(f"self-check ok: {line}")
     by_name = {page.name: page for page in toc_pages(root)}
@@ -420,7 +447,7 @@ def write_bundle(unit: Unit, profile: str, root: Path, out: Path, record: dict) 
             if (folder / name).is_file():
                 members[f"runs/{folder.name}/{name}"] = folder / name
         if (folder / "result.json").is_file():
-            result = json.loads((folder / "result.json").read_text())
+            result = read_json_object(folder / "result.json", "run result")
             trained.append({"run": spec.label, "folder": folder.name, "train_seconds": result.get("train_seconds"),
                             "epochs": result.get("epochs")})
     campaign = {**record, "profile": profile, "runs": trained, "provenance": machine_provenance(root),
@@ -448,6 +475,9 @@ def import_bundles(paths: list[Path], profile: str, root: Path | None = None) ->
     root = Path(root or repo_root())
     check_profile(profile)
     local = recipes_fingerprint(profile, root)
+    units = load_units(profile, root) if units_path(profile, root).is_file() else {}
+    measured_minutes(profile, root)  # a broken measurements file stops here, before anything is written
+    target = root / "results" / profile
     opened = []
     for path in paths:
         try:
@@ -455,28 +485,29 @@ def import_bundles(paths: list[Path], profile: str, root: Path | None = None) ->
             campaign = json.loads(tar.extractfile("campaign.json").read())
         except (OSError, tarfile.TarError, KeyError, ValueError, AttributeError) as err:
             raise ParameterError(f"{path}: not a campaign bundle ({type(err).__name__}: {err})") from None
-        if campaign.get("profile") != profile:
-            raise ParameterError(f"{path}: a bundle of profile {campaign.get('profile')!r}, not {profile!r}")
+        _check_record(path, campaign, profile, units)
         difference = _recipe_difference(campaign.get("recipes", {}), local)
         if difference:
+            commit = ((campaign.get("provenance") or {}).get("git") or {}).get("commit") or "not recorded"
             raise ParameterError(f"{path}: trained with other recipes than params/{profile}/recipes.yaml: "
-                                 f"{difference}; check out the commit it ran at ("
-                                 f"{(campaign['provenance'].get('git') or {}).get('commit')}) or re-run the unit")
-        for member in tar.getmembers():
-            if not member.isfile() or member.name.startswith("/") or ".." in Path(member.name).parts:
-                raise ParameterError(f"{path}: unsafe member {member.name!r}")
-        opened.append((path, tar, campaign))
-    target = root / "results" / profile
-    imported = []
-    for path, tar, campaign in opened:
+                                 f"{difference}; check out the commit it ran at ({commit}) or re-run the unit")
+        files = []
         for member in tar.getmembers():
             if member.name == "campaign.json":
                 continue
             kind, _, rest = member.name.partition("/")
+            parts = Path(rest).parts
+            if not member.isfile() or kind not in ("results", "runs", "logs") or not parts \
+                    or member.name.startswith("/") or ".." in parts or "" in member.name.split("/"):
+                raise ParameterError(f"{path}: unexpected member {member.name!r} (a bundle holds files under "
+                                     f"results/, runs/ and logs/ only)")
             destination = {"results": target / rest, "runs": target / "runs" / rest,
-                           "logs": target / "logs" / campaign["unit"] / rest}.get(kind)
-            if destination is None:
-                continue
+                           "logs": target / "logs" / campaign["unit"] / rest}[kind]
+            files.append((member, destination))
+        opened.append((path, tar, campaign, files))
+    imported = []
+    for path, tar, campaign, files in opened:
+        for member, destination in files:
             atomic_write_bytes(destination, tar.extractfile(member).read())
         atomic_write_text(target / "campaigns" / f"{campaign['unit']}.json", json.dumps(campaign, indent=1) + "\n")
         _record_minutes(profile, root, campaign)
@@ -484,6 +515,31 @@ def import_bundles(paths: list[Path], profile: str, root: Path | None = None) ->
                          "pages": [p["page"] for p in campaign.get("pages", []) if p["state"] == "ok"]})
         tar.close()
     return imported
+
+
+def _check_record(path: Path, campaign, profile: str, units: dict) -> None:
+    """ParameterError unless a bundle's campaign.json is a record `run` writes: a unit of this checkout's
+    units.yaml (its name becomes a file name), the profile, the state, and the timing `import` keeps."""
+    def bad(why: str):
+        raise ParameterError(f"{path}: not a campaign bundle of this checkout ({why})")
+
+    if not isinstance(campaign, dict):
+        bad("campaign.json is not an object")
+    if campaign.get("profile") != profile:
+        raise ParameterError(f"{path}: a bundle of profile {campaign.get('profile')!r}, not {profile!r}")
+    if campaign.get("unit") not in units:
+        bad(f"unit {campaign.get('unit')!r} is not one of params/{profile}/units.yaml: {', '.join(units)}")
+    pages = campaign.get("pages", [])
+    if not isinstance(pages, list) or not all(isinstance(p, dict) and isinstance(p.get("page"), str)
+                                              and isinstance(p.get("state"), str) for p in pages):
+        bad("its pages are not a list of {page, state} records")
+    if not isinstance(campaign.get("provenance", {}), dict) or not isinstance(campaign.get("recipes", {}), dict):
+        bad("its provenance or recipes are not objects")
+    if campaign.get("state") == "ran":
+        seconds, estimate = campaign.get("seconds"), campaign.get("estimate")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < 1e6 \
+                or not isinstance(estimate, dict) or not isinstance(estimate.get("estimated"), (int, float)):
+            bad("a unit that ran needs its seconds and its estimate")
 
 
 def _recipe_difference(theirs: dict, ours: dict) -> str:
@@ -558,6 +614,9 @@ def main(argv: list[str] | None = None) -> int:
             return _dry_run(args)
         _handle_term()
         records = run_units(args.units, args.profile, args.budget, args.out, check=not args.skip_self_check)
+        if not any(r["state"] == "ran" for r in records):
+            _progress("no unit ran: none fits in the budget (see `campaign status` for their estimates)")
+            return 1
         return 0 if all(r["state"] != "ran" or all(p["state"] == "ok" for p in r["pages"]) for r in records) else 1
     except DrnError as err:
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
@@ -578,7 +637,7 @@ def _status(profile: str) -> int:
         print(f"\nlease {number}: {' -> '.join(lease)}")
         total = sum(frame.set_index("unit").loc[n, "minutes"] for n in lease)
         print(f"  ({total:.1f} min of units + {LEASE_START_MINUTES:g} to start the machine)")
-        for command in device_commands(lease, profile, units):
+        for command in device_commands(lease, profile, units, minutes=frame.set_index("unit")["minutes"].to_dict()):
             if command["prepare"]:
                 print(f"  here:   {command['prepare']}")
             print(f"  device: {command['command']}" + (f"   (carry: {command['carry'][0]})" if command["carry"] else ""))
@@ -588,8 +647,8 @@ def _status(profile: str) -> int:
 def _dry_run(args) -> int:
     """The rehearsal: a copy of the book, shrunk recipes, every unit's pages, bundles, and their import."""
     units = load_units(args.profile)
-    shrink = yaml.safe_load(units_path(args.profile).with_name("dry_run.yaml").read_text()) \
-        if units_path(args.profile).with_name("dry_run.yaml").is_file() else {"epochs": 1}
+    shrink_path = units_path(args.profile).with_name("dry_run.yaml")
+    shrink = read_yaml(shrink_path, "dry run's recipe changes") if shrink_path.is_file() else {"epochs": 1}
     with tempfile.TemporaryDirectory(prefix="drnlib-dry-run-") as folder, \
             _environ(**{recipes.OVERRIDES_ENV: json.dumps(shrink)}):
         root = _book_copy(Path(folder) / "book")

@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             kind = _option_type(str(f.type))
             flags = [f"--{f.name.replace('_', '-')}", *SHORT.get(f.name, [])]
-            default = "" if f.default is None else f" (default: {_show(f.default)})"
+            shown = _show(f.default) if f.default is not dataclasses.MISSING else ""
+            default = f" (default: {shown})" if shown and f.default is not None else ""
             kw = dict(dest=f.name, default=argparse.SUPPRESS, help=f.metadata.get("help", "") + default)
             if kind is bool:
                 sub.add_argument(*flags, action=argparse.BooleanOptionalAction, **kw)
@@ -251,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {one_line(err)}", file=sys.stderr)
     except FileNotFoundError as err:
         print(f"error: file not found: {err.filename or one_line(err)}", file=sys.stderr)
+    except OSError as err:  # a path that is a folder, a file where a folder belongs, no permission, a full disk
+        print(f"error: {err.filename or ''}{': ' if err.filename else ''}{err.strerror or one_line(err)}",
+              file=sys.stderr)
     except KeyboardInterrupt:
         print("error: interrupted; files already written are kept (train --resume continues from the last "
               "checkpoint)", file=sys.stderr)

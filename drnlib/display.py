@@ -23,7 +23,7 @@ from drnlib.provenance import PROFILE_MEANING, PROFILES, hardware_name, provenan
 from drnlib.results import Record, figure_path, flatten, load_all_profiles, load_results, results_path
 
 VERDICT_MARKS = {"holds": "✓ holds", "does not hold": "✗ does not hold", "not resolved": "~ not resolved",
-                 "not tested": "– not tested"}
+                 "not tested": "– not tested", "cannot be tested here": "– cannot be tested here"}
 
 
 def _in_notebook() -> bool:
@@ -53,23 +53,43 @@ def _markdown(text: str):
     return Markdown(text)
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+_YES_NO = {True: "yes", False: "no"}
 
 
 def format_table(frame: pd.DataFrame, number_format: str = "{:.4g}", caption: str | None = None):
-    """A Styler that prints numbers with `number_format` ("–" for missing), keeps row names on one line and looks
-    like a plain DataFrame in the book (class "dataframe", padded cells); a plain DataFrame where pandas cannot
-    style (no jinja2, e.g. a page run as a script on the GPU machine)."""
+    """A Styler that prints numbers with `number_format` (columns of whole numbers as 1,234; booleans as yes / no;
+    "–" for missing), keeps row names on one line, hides a plain 0, 1, 2... index, gives columns of sentences room,
+    and looks like a plain DataFrame in the book (class "dataframe", padded cells); a plain DataFrame where pandas
+    cannot style (no jinja2, e.g. a page run as a script on the GPU machine)."""
     try:
         style = frame.style
     except (ImportError, AttributeError):  # no jinja2 (pandas 3 raises AttributeError)
         return frame
-    styler = style.format(lambda v: number_format.format(v) if _is_number(v) else ("–" if v is None or v != v else v))
+    def shown(v, whole=False):
+        if v is None or (isinstance(v, float) and v != v):
+            return "–"
+        if isinstance(v, (bool, np.bool_)):
+            return _YES_NO[bool(v)]
+        if isinstance(v, (int, float, np.integer, np.floating)):
+            return f"{int(v):,}" if whole else number_format.format(v)
+        return v
+
+    styler = style.format(shown)
+    # a column of counts (depth, parameters) prints as whole numbers, whatever the table's number format
+    for column in frame.columns:
+        values = frame[column].dropna()
+        if frame[column].dtype.kind in "iuf" and len(values) and (values % 1 == 0).all():
+            styler = styler.format(lambda v: shown(v, whole=True), subset=[column])
+    # a column of sentences gets room for a few words per line (the table scrolls in its box rather than squeeze it)
+    prose = [i for i, column in enumerate(frame.columns)
+             if frame[column].map(lambda v: isinstance(v, str) and len(v) > 40).any()]
     styler = styler.set_table_attributes('class="dataframe"').set_table_styles(
         [{"selector": "th, td", "props": "padding: 0.25em 0.6em; text-align: right;"},
          {"selector": "th.row_heading", "props": "white-space: nowrap;"},
-         {"selector": "caption", "props": "caption-side: bottom; text-align: left; font-size: 0.85em;"}])
+         {"selector": "caption", "props": "caption-side: bottom; text-align: left; font-size: 0.85em;"},
+         *({"selector": f"td.col{i}", "props": "min-width: 12em; text-align: left;"} for i in prose)])
+    if isinstance(frame.index, pd.RangeIndex) and frame.index.name is None:
+        styler = styler.hide(axis="index")  # 0, 1, 2...: row numbers no reader asked for
     return styler.set_caption(caption) if caption else styler
 
 
@@ -232,12 +252,15 @@ def verdicts_frame(verdicts) -> pd.DataFrame:
         v = v.as_dict() if hasattr(v, "as_dict") else dict(v)
         info = catalogue[v["claim"]]
         interval = v.get("interval")
-        margin = "" if v.get("margin") is None else f"{v['margin']:+.2f}"
+        tested = v["verdict"] != "not tested"
+        margin = "" if v.get("margin") is None or not tested else f"{v['margin']:+.2f}"
         if interval is not None and margin:
             margin += f" [{interval[0]:+.2f}, {interval[1]:+.2f}]"
+        # the same words as the claims page: a claim our data sets cannot test at all is not merely "not tested"
+        verdict = v["verdict"] if info.testable else "cannot be tested here"
         rows.append({"claim": v["claim"], "the paper says": info.claim, "paper's numbers": info.paper_numbers,
                      "ours": v.get("ours", ""), "margin [95%]": margin,
-                     "verdict": VERDICT_MARKS[v["verdict"]], "tested at": v.get("why") or v.get("scale", "")})
+                     "verdict": VERDICT_MARKS[verdict], "tested at": v.get("why") or v.get("scale", "")})
     return pd.DataFrame(rows, columns=["claim", "the paper says", "paper's numbers", "ours", "margin [95%]",
                                        "verdict", "tested at"])
 
@@ -341,7 +364,8 @@ def compare_profiles(name: str, keys: list[str] | None = None, root=None) -> pd.
     if not records:
         raise DataError(f"no results for {name} at any profile under {(root or repo_root())}/results")
     flat = {p: flatten(r.values) for p, r in records.items()}
-    keys = keys or list(dict.fromkeys(k for values in flat.values() for k in values))
+    # the claims' verdicts have their own table (claims_table, and the claims page): not repeated key by key here
+    keys = keys or list(dict.fromkeys(k for values in flat.values() for k in values if not k.startswith("claims_")))
     rows = {k: {p: flat[p].get(k) for p in records} for k in keys}
     for label, get in _PROVENANCE_ROWS.items():
         rows[label] = {p: get(r.provenance) for p, r in records.items()}

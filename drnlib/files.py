@@ -16,6 +16,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import yaml
+
+from drnlib.errors import DataError, ParameterError
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -24,8 +27,13 @@ os.umask(_UMASK)
 def atomic_write(path, write) -> None:
     """Call write(file) on a temporary file next to `path`, flush it to disk, then rename it over `path`."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(21, "is a folder; give a file name", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:  # name the file asked for, not the temporary one
+        raise type(err)(err.errno, err.strerror, str(path)) from None
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         with os.fdopen(fd, "wb") as f:
@@ -94,5 +102,44 @@ def atomic_write_text(path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
+def read_json(path, what: str = "file"):
+    """The JSON document in `path`; DataError (one line naming the file and what to do) when it cannot be read or
+    parsed: a file truncated or overwritten by hand must not end a command in a traceback."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise DataError(f"unreadable {what} {path}: {type(err).__name__}: {' '.join(str(err).split())[:160]}; "
+                        f"delete it (it is rebuilt) or restore it") from None
+
+
+def read_json_object(path, what: str = "file") -> dict:
+    """read_json, and DataError unless the document is a JSON object."""
+    document = read_json(path, what)
+    if not isinstance(document, dict):
+        raise DataError(f"{what} {path} holds a JSON {type(document).__name__}, not an object; delete or restore it")
+    return document
+
+
+def read_yaml(path, what: str = "settings file") -> dict:
+    """The YAML mapping in `path` ({} for an empty file); ParameterError, one line with the file and the line of
+    the fault, when it is not UTF-8, not YAML, or not a mapping."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ParameterError(f"malformed {what} {path}{where}: {problem}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ParameterError(f"unreadable {what} {path}: {type(err).__name__}: {err}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParameterError(f"{what} {path} must be a mapping of names to values, not a {type(data).__name__}")
+    return data
+
+
+__all__ = ["read_json", "read_json_object", "read_yaml", "atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
            "atomic_write_csv", "remove_stale_temporaries"]

@@ -425,9 +425,12 @@ def all_hold(claim_id: str, verdicts: list[Verdict], ours: str | None = None, sc
     kinds = {v.verdict for v in verdicts}
     verdict = ("not tested" if "not tested" in kinds else "does not hold" if "does not hold" in kinds else
                "not resolved" if "not resolved" in kinds else "holds")
-    worst = min((v for v in verdicts if v.margin is not None), key=lambda v: v.margin, default=None)
+    # a claim not tested as a whole has no margin: the weakest tested part would read as the claim's
+    worst = None if verdict == "not tested" else \
+        min((v for v in verdicts if v.margin is not None), key=lambda v: v.margin, default=None)
     why = next((v.why for v in verdicts if v.verdict == "not tested"), None)
-    return Verdict(claim_id, verdict, ours or "; ".join(v.ours for v in verdicts), scale or verdicts[0].scale,
+    return Verdict(claim_id, verdict, ours or "; ".join(dict.fromkeys(v.ours for v in verdicts)),
+                   scale or verdicts[0].scale,
                    worst.margin if worst else None, worst.interval if worst else None,
                    (worst.method + ", the weakest of the comparisons") if worst else "", why)
 

@@ -16,14 +16,15 @@ from the profile's params file, recorded with the page's results).
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
+import math
 import os
 import re
 from pathlib import Path
 
-import yaml
-
 from drnlib.errors import ParameterError
+from drnlib.files import read_yaml
 from drnlib.provenance import check_profile, repo_root
 
 TYPES = ("bool", "int", "float", "str", "list")
@@ -43,16 +44,7 @@ def read_params(root: Path, profile: str, page: str) -> dict:
     path = params_file(root, profile, page)
     if not path.is_file():
         raise ParameterError(f"{page}: missing {path.relative_to(root)} (every notebook needs one per profile)")
-    try:
-        params = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ParameterError(f"malformed {path.relative_to(root)}: {str(err).splitlines()[0]}") from None
-    if params is None:
-        return {}
-    if not isinstance(params, dict):
-        raise ParameterError(f"{path.relative_to(root)} must map parameter names to values, got "
-                             f"{type(params).__name__}")
-    return params
+    return read_yaml(path, "params file")
 
 
 _PARAMETERS_CELL = re.compile(r"^# %%.*\btags=\[[^\]]*[\"']parameters[\"']")
@@ -108,7 +100,12 @@ def notebook_parameters(notebook: Path) -> dict[str, dict]:
     import nbformat
     import papermill
 
-    cells = [c for c in nbformat.read(notebook, as_version=4).cells if "parameters" in c.metadata.get("tags", [])]
+    try:
+        document = nbformat.read(notebook, as_version=4)
+    except (OSError, ValueError, nbformat.reader.NotJSONError, nbformat.ValidationError) as err:
+        raise ParameterError(f"unreadable notebook {notebook} ({type(err).__name__}); write it again from its "
+                             f"pair: jupytext --to ipynb {notebook.with_suffix('.py')}") from None
+    cells = [c for c in document.cells if "parameters" in c.metadata.get("tags", [])]
     if len(cells) != 1:
         raise ParameterError(f"{notebook} must have exactly one cell tagged 'parameters', it has {len(cells)}")
     declared = declared_parameters(cells[0].source, str(notebook))
@@ -146,14 +143,13 @@ def coerce(name: str, value, kind: str):
                 pass
         refuse("an int")
     if kind == "float":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
         if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                pass
-        refuse("a float")
+            with contextlib.suppress(ValueError):
+                number = float(value.strip())
+        if number is not None and math.isfinite(number):
+            return float(number)
+        refuse("a finite float")
     if kind == "str":
         if isinstance(value, str):
             return value
@@ -192,6 +188,8 @@ def between(low=None, high=None):
     """The number (or each number of a list) lies in [low, high] (None: unbounded)."""
     def rule(name, value):
         for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item):
+                raise ParameterError(f"parameter {name}={item!r}: must be a finite number")
             if (low is not None and item < low) or (high is not None and item > high):
                 bounds = (f"between {low} and {high}" if low is not None and high is not None
                           else f">= {low}" if low is not None else f"<= {high}")
@@ -232,6 +230,8 @@ def models(allowed=None, at_least: int = 1):
         from drnlib.models import list_models, normalize_name
 
         items = value if isinstance(value, list) else coerce(name, value, "list")
+        if not all(isinstance(a, str) for a in items):
+            raise ParameterError(f"parameter {name}={value!r}: expected architecture names (strings)")
         names = list(dict.fromkeys(normalize_name(a) for a in items))
         if len(names) < at_least:
             raise ParameterError(f"parameter {name}: needs at least {at_least} architecture(s), got {value!r}")

@@ -157,7 +157,7 @@ def _runs_note(runs: list[dict]) -> str:
     where = sorted({(r.get("gpus") or [r.get("device") or "?"])[0] for r in runs})
     commits = sorted({(r.get("commit") or "")[:10] or "unrecorded" for r in runs})
     dates = sorted({(r.get("date") or "")[:10] or "date unrecorded" for r in runs})
-    return f"trained in {len(runs)} run(s) (`runs/`): {', '.join(where)}, commit {', '.join(commits)}, " \
+    return f"trained in {len(runs)} run(s): {', '.join(where)}, commit {', '.join(commits)}, " \
            f"{', '.join(dates)}"
 
 
@@ -171,7 +171,7 @@ def provenance_note(provenance: dict, profile: str | None = None) -> str:
             f"{provenance.get('date', '?')}")
     if provenance.get("overrides"):
         changed = ", ".join(f"{k}={v}" for k, v in provenance["overrides"].items())
-        note += f" · **not the profile's settings**: {changed}"
+        note += f" · NOT the profile's settings: {changed}"
     return note + (f" · {_runs_note(provenance['runs'])}" if provenance.get("runs") else "")
 
 

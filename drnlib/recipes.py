@@ -28,9 +28,8 @@ import json
 import os
 from pathlib import Path
 
-import yaml
-
 from drnlib.errors import ParameterError
+from drnlib.files import read_yaml
 from drnlib.provenance import check_profile, repo_root
 from drnlib.train import RunConfig
 
@@ -46,11 +45,8 @@ def recipes_path(profile: str, root: Path | None = None) -> Path:
 
 @functools.lru_cache(maxsize=16)
 def _read(path: Path, mtime: float) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise ParameterError(f"malformed {path}: {str(err).splitlines()[0]}") from None
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+    data = read_yaml(path, "recipes file")
+    if not all(isinstance(v, dict) for v in data.values()):
         raise ParameterError(f"{path} must map recipe names to their settings")
     return data
 
@@ -77,6 +73,10 @@ def load(profile: str, root: Path | None = None) -> dict[str, dict]:
     raw = _read(path, path.stat().st_mtime)
     changes = overrides()
     known = {f for f in RunConfig.__dataclass_fields__}
+    unknown = [k for k in changes if k not in known and k not in raw]
+    if unknown:
+        raise ParameterError(f"${OVERRIDES_ENV} names {', '.join(unknown)}: neither a run setting nor a recipe of "
+                             f"{path}" + _closest(unknown[0], [*known, *raw]))
 
     def resolve(name: str, seen: tuple = ()) -> dict:
         if name in seen:
@@ -96,9 +96,21 @@ def load(profile: str, root: Path | None = None) -> dict[str, dict]:
         if unknown:
             raise ParameterError(f"{path}: recipe {name!r} has unknown setting(s) {', '.join(unknown)}"
                                  + _closest(unknown[0], [*known, *EXTRA_KEYS]))
+        for key in ("about", "base", "init"):
+            if fields.get(key) is not None and not isinstance(fields[key], str):
+                raise ParameterError(f"{path}: recipe {name!r}: {key} must be a string, got {fields[key]!r}")
+        scale = fields.get("crop_scale")
+        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < 100):
+            raise ParameterError(f"{path}: recipe {name!r}: crop_scale must be a positive number, got {scale!r}")
         if fields.get("init") is not None and fields["init"] not in raw:
             raise ParameterError(f"{path}: recipe {name!r} starts from unknown recipe {fields['init']!r}")
         out[name] = fields
+    for name in out:  # trunks start tuned runs: an `init` chain must end
+        chain = [name]
+        while (init := out[chain[-1]].get("init")) is not None:
+            if init in chain:
+                raise ParameterError(f"{path}: recipe {name!r} starts from itself ({' -> '.join((*chain, init))})")
+            chain.append(init)
     return out
 
 
@@ -146,7 +158,9 @@ def config(profile: str, name: str, arch: str, root: Path | None = None, **optio
 def data_options(options: dict) -> dict:
     """A run's data options as its key stores them: a whole number is an int (4.0 -> 4), so that a page's
     `thinness=4.0` and the command line's `--data-option thinness=4` name the same run."""
-    return {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in dict(options).items()}
+    if not isinstance(options, dict):
+        raise ParameterError(f"data_options must be a mapping of names to values, got {options!r}")
+    return {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in options.items()}
 
 
 def init_of(profile: str, name: str, arch: str, root: Path | None = None) -> tuple[str, str] | None:
@@ -164,7 +178,7 @@ def describe(profile: str, name: str, root: Path | None = None) -> str:
     fields = recipe(profile, name, root)
     about = fields.pop("about", "")
     defaults = RunConfig()
-    shown = [f"{k} {v}" for k, v in fields.items() if getattr(defaults, k, object()) != v and k not in ("workers",
+    shown = [f"{k} {_plain(v)}" for k, v in fields.items() if getattr(defaults, k, object()) != v and k not in ("workers",
                                                                                                       "device",
                                                                                                       "progress")]
     text = f"{name} ({profile}): " + (f"{about} " if about else "") + "; ".join(shown)
@@ -173,8 +187,21 @@ def describe(profile: str, name: str, root: Path | None = None) -> str:
                    if k not in ("workers", "device", "progress", "base")}
         if changed:
             text += ". Differs from the paper profile (the papers' protocol) in: " + "; ".join(
-                f"{k} {ours} (paper {theirs})" for k, (ours, theirs) in changed.items())
+                f"{k} {_plain(ours)} (paper {_plain(theirs)})" for k, (ours, theirs) in changed.items())
     return text
+
+
+def _plain(value) -> str:
+    """A recipe value as a page prints it: none, 0.001, 30 60 90, image_size=32 num_classes=8."""
+    if value is None:
+        return "none"
+    if isinstance(value, dict):
+        return " ".join(f"{k}={_plain(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, (list, tuple)):
+        return " ".join(_plain(v) for v in value) or "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def differences(profile: str, other: str, name: str, root: Path | None = None) -> dict:

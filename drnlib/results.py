@@ -15,6 +15,7 @@ results/mini and results/paper are committed). Showing them is drnlib.display's 
 from __future__ import annotations
 
 import json
+import re
 import math
 import os
 import tempfile
@@ -30,11 +31,15 @@ from drnlib.provenance import PROFILES, check_profile, provenance, repo_root
 SCHEMA = 1
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+
+
 def results_path(name: str, profile: str, root: Path | None = None) -> Path:
     """results/<profile>/<name>.json under the book's root."""
     check_profile(profile)
-    if not name or "/" in name or "\\" in name or name.startswith("."):
-        raise ParameterError(f"a results name must be a plain file stem like 'fig4', got {name!r}")
+    if not _PLAIN_NAME.fullmatch(name or ""):
+        raise ParameterError(f"a results name must be a plain file stem like 'fig4' (ASCII letters, digits, '-', '_'), "
+                             f"got {name!r}")
     return Path(root or repo_root()) / "results" / profile / f"{name}.json"
 
 
@@ -128,6 +133,9 @@ def load_results(name: str, profile: str, root: Path | None = None) -> Record:
         raise DataError(f"no {profile} results for {name}: {path} does not exist (run the page at that profile)")
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
+        for key in ("values", "provenance", "params", "tables"):
+            if not isinstance(document.get(key, {}), dict):
+                raise TypeError(f"its {key} is a {type(document[key]).__name__}, not an object")
         return Record(name=document["name"], profile=document["profile"], values=document["values"],
                       tables={k: _table_from_json(v) for k, v in document.get("tables", {}).items()},
                       params=document.get("params", {}), provenance=document["provenance"], path=path)
@@ -159,7 +167,7 @@ def flatten(values: dict, prefix: str = "") -> dict:
 
 def figure_path(name: str, profile: str, tag: str, root: Path | None = None) -> Path:
     """results/<profile>/<name>-<tag>.png."""
-    if not tag.replace("_", "").replace("-", "").isalnum():
+    if not _PLAIN_NAME.fullmatch(tag or ""):
         raise ParameterError(f"a figure tag must be letters, digits, '-' and '_', got {tag!r}")
     return results_path(name, profile, root).with_name(f"{name}-{tag}.png")
 

@@ -20,6 +20,7 @@ runs, trunks first. With $DRNLIB_NO_TRAIN=1 nothing is trained at any profile (a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -33,7 +34,8 @@ import torch
 from torch import nn
 
 from drnlib import recipes
-from drnlib.errors import ParameterError
+from drnlib.errors import DataError, ParameterError
+from drnlib.files import read_json_object
 from drnlib.provenance import check_profile, repo_root
 from drnlib.train import RunConfig, evaluate_run, fit
 from drnlib.train.checkpoint import atomic_write_json, load_checkpoint
@@ -119,7 +121,7 @@ def _finished_result(folder: Path, epochs: int) -> dict | None:
     path = folder / "result.json"
     if not path.is_file():
         return None
-    result = json.loads(path.read_text())
+    result = read_json_object(path, "run result")
     return result if result.get("epochs") == epochs else None
 
 
@@ -269,7 +271,8 @@ def evaluate(runs, **protocol) -> dict:
     path = (first.dir / f"eval-{key}.json" if len(runs) == 1 else
             first.dir.parent / "evaluations" / f"{key}.json")
     if path.is_file():
-        return json.loads(path.read_text())
+        with contextlib.suppress(DataError):  # a damaged cache entry is computed again
+            return read_json_object(path, "evaluation cache")
     settings = {"out_dir": str(first.dir), "progress": False, **wanted,
                 **{k: v for k, v in protocol.items() if k not in EVAL_FIELDS}}
     scores = evaluate_run(settings, averaged_with=[str(r.dir / CHECKPOINT) for r in runs[1:]])

@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from drnlib.errors import ParameterError
+from drnlib.files import read_yaml
 
 BOOK_DIR = "book"
 PAGE_SUFFIXES = (".ipynb", ".md")
@@ -48,10 +47,7 @@ def toc_pages(root: Path) -> list[Page]:
     toc_path = root / "_toc.yml"
     if not toc_path.is_file():
         raise ParameterError(f"no _toc.yml in {root}: run from the repository (or pass --root)")
-    try:
-        toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ParameterError(f"malformed {toc_path}: {str(err).splitlines()[0]}") from None
+    toc = read_yaml(toc_path, "table of contents")
     pages, names = [], {}
     for entry in dict.fromkeys(_toc_files(toc)):
         candidates = [root / f"{entry}{suffix}" for suffix in PAGE_SUFFIXES if (root / f"{entry}{suffix}").is_file()]

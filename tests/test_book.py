@@ -526,3 +526,10 @@ def test_set_overrides_a_parameter_and_is_checked_like_a_params_file(tmp_path):
     assert stored["params"]["dilation"] == 3 and stored["params"]["size"] == 25
     bad = run_book(root, "--only", "fig4", "--script", "--set", "dilaton=3")
     assert bad.returncode == 2 and "has no parameter 'dilaton'" in bad.stderr and "with --set" in bad.stderr
+    for value, message in [("dilation=[3", "--set 'dilation=[3': the value is not YAML"),
+                           ("dilation=nan", "parameter dilation")]:
+        bad = run_book(root, "--only", "fig4", "--script", "--set", value)
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and message in bad.stderr, bad.stderr
+    (root / "book" / "fig4.ipynb").write_text('{"cells": [')  # a notebook cut short
+    bad = run_book(root, "--only", "fig4")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "unreadable notebook" in bad.stderr, bad.stderr

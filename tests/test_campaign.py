@@ -3,7 +3,6 @@ rehearsal of every unit (dry run: script-mode pages, bundles, import) and the im
 
 import json
 import tarfile
-import time
 
 import pytest
 import yaml
@@ -49,16 +48,15 @@ def test_the_cuda_self_check_says_no_cuda_in_one_line_and_its_paths_run_on_the_c
 
 @pytest.fixture(scope="module")
 def rehearsal(tmp_path_factory):
-    """`campaign run --dry-run` of every unit, timed, with its bundles."""
+    """`campaign run --dry-run` of every unit, with its bundles."""
     out = tmp_path_factory.mktemp("bundles")
-    started = time.monotonic()
     code = campaign.main(["run", "--profile", "mini", "--units", "all", "--budget", "900", "--out", str(out),
                           "--dry-run"])
-    return code, out, time.monotonic() - started
+    return code, out
 
 
 def test_a_dry_run_takes_every_unit_through_pages_bundles_and_import(rehearsal):
-    code, out, seconds = rehearsal
+    code, out = rehearsal
     assert code == 0
     units = campaign.load_units("mini")
     for name, unit in units.items():
@@ -74,12 +72,11 @@ def test_a_dry_run_takes_every_unit_through_pages_bundles_and_import(rehearsal):
             assert f"results/{page}.json" in names and f"logs/{page}.log" in names
         assert not unit.pages or any(n.startswith("runs/") and n.endswith("result.json") for n in names) \
             or name in ("wod_segmentation",)
-    assert (out / "throughput.json").is_file()
-    assert seconds < 180  # the issue: every unit rehearsed within 3 minutes on 2 cores
+    assert (out / "throughput.json").is_file()  # how long it takes is measured, not asserted (DEVELOPERS.md)
 
 
 def test_import_merges_a_bundle_and_refuses_other_recipes_naming_the_difference(rehearsal, tmp_path, monkeypatch):
-    _, out, _ = rehearsal
+    _, out = rehearsal
     root = campaign._book_copy(tmp_path / "book")
     monkeypatch.setenv(ROOT_ENV, str(root))
     bundle = out / "drn_segmentation.tar.gz"
@@ -127,3 +124,83 @@ def test_the_checkouts_mini_results_come_from_the_gpu_and_carry_their_provenance
         record = load_results(path.stem, "mini")
         assert record.provenance["hardware"]["gpus"], path  # mini results are GPU results, never a CPU's
         assert record.provenance["git"]["commit"] and record.provenance["date"]
+
+
+def _bundle(path, record, members=None):
+    """A bundle as `run` writes one: campaign.json and `members` ({name: bytes})."""
+    import io
+
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in {"campaign.json": json.dumps(record).encode(), **(members or {})}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize("change, members, message", [
+    ({"unit": "../../../../escaped"}, {}, "unit '../../../../escaped' is not one of"),
+    ({"unit": "/tmp/absolute"}, {}, "is not one of"),
+    ({"seconds": None}, {"results/table3.json": b"{}"}, "needs its seconds and its estimate"),
+    ({"pages": [{"page": "table3"}]}, {"results/table3.json": b"{}"}, "pages are not a list"),
+    ({"provenance": "x"}, {}, "provenance or recipes are not objects"),
+    ({}, {"results": b"x"}, "unexpected member 'results'"),
+    ({}, {"elsewhere/x.json": b"x"}, "unexpected member 'elsewhere/x.json'"),
+    ({}, {"results/../../x.json": b"x"}, "unexpected member"),
+])
+def test_import_refuses_a_tampered_bundle_before_writing_anything(tmp_path, monkeypatch, change, members, message):
+    root = campaign._book_copy(tmp_path / "book")
+    monkeypatch.setenv(ROOT_ENV, str(root))
+    record = {"unit": "drn_segmentation", "profile": "mini", "state": "ran", "seconds": 60.0,
+              "estimate": {"estimated": 5.0}, "pages": [{"page": "table3", "state": "ok"}], "provenance": {},
+              "recipes": campaign.recipes_fingerprint("mini", root), **change}
+    bundle = _bundle(tmp_path / "tampered.tar.gz", record, members)
+    before = sorted(p for p in tmp_path.rglob("*") if p != bundle)
+    with pytest.raises(ParameterError, match=message):
+        campaign.import_bundles([bundle], "mini", root)
+    assert sorted(p for p in tmp_path.rglob("*") if p != bundle) == before  # nothing written, in or out of the book
+    assert campaign.main(["import", str(bundle)]) == 2
+
+
+def test_import_refuses_a_record_that_is_not_an_object(tmp_path, monkeypatch):
+    root = campaign._book_copy(tmp_path / "book")
+    monkeypatch.setenv(ROOT_ENV, str(root))
+    with pytest.raises(ParameterError, match="campaign.json is not an object"):
+        campaign.import_bundles([_bundle(tmp_path / "list.tar.gz", [1, 2])], "mini", root)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("x: [", r"malformed work units file .*line 1"),
+    ("- a\n", "must be a mapping"),
+    ("a: {about: x, pages: [table3], needs: [a]}\n", r"unit a needs itself \(a -> a\)"),
+    ("a: {about: x, pages: table3}\n", "pages must be a list of names"),
+    ("a: {about: x, pages: [table3], data: tiny_imagenet}\n", "data must be a list of names"),
+])
+def test_a_broken_units_file_is_one_line(tmp_path, monkeypatch, capsys, text, message):
+    root = campaign._book_copy(tmp_path / "book")
+    monkeypatch.setenv(ROOT_ENV, str(root))
+    (root / "params" / "mini" / "units.yaml").write_text(text)
+    with pytest.raises(ParameterError, match=message):
+        campaign.load_units("mini", root)
+    assert campaign.main(["status", "--profile", "mini"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.parametrize("text", ["x: [", "x: 5\n", "x: {minutes: abc}\n"])
+def test_a_broken_measured_minutes_file_is_one_line_naming_it(tmp_path, monkeypatch, text):
+    root = campaign._book_copy(tmp_path / "book")
+    monkeypatch.setenv(ROOT_ENV, str(root))
+    campaign.measured_path("mini", root).write_text(text)
+    with pytest.raises(ParameterError, match="unit_minutes.yaml"):
+        campaign.measured_minutes("mini", root)
+
+
+def test_run_refuses_a_bad_budget_and_a_cpu_even_without_the_self_check(tmp_path, capsys):
+    assert campaign.main(["run", "--units", "speed", "--budget", "nan", "--out", str(tmp_path)]) == 2
+    assert "--budget must be a positive number" in capsys.readouterr().err
+    import torch
+
+    if not torch.cuda.is_available():
+        assert campaign.main(["run", "--units", "speed", "--budget", "60", "--out", str(tmp_path),
+                              "--skip-self-check"]) == 2
+        assert "no CUDA" in capsys.readouterr().err

@@ -177,3 +177,52 @@ def test_fixed_size_data_set_segmentation_through_fit(tmp_path):
                                              r"images\)"):
         fit(cfg, train_set=train, val_set=val)
     assert not (tmp_path / "run").exists()
+
+
+# --- values that are wrong in kind, not only in range -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--lr", "inf"], "lr must be a finite number"),
+    (["--warmup-epochs", "inf"], "warmup_epochs must be a finite number"),
+    (["--data-option", "image_size=abc"], "option image_size must be a whole number, got 'abc'"),
+    (["--data-option", "num_classes=4.5"], "option num_classes must be a whole number"),
+    (["--data-option", "colour=3"], "unknown option(s) colour"),
+])
+def test_values_of_the_wrong_kind_are_one_line(tmp_path, capsys, options, message):
+    code = main(["train", "--task", "classify", "--dataset", "synthetic", "--out-dir", str(tmp_path / "run"), *TINY,
+                 *options])
+    assert code == 2 and message in error_line(capsys)
+
+
+def test_a_step_that_overflows_the_network_stops_the_run_though_its_loss_was_finite(tmp_path, capsys):
+    """One step at a huge rate: the training loss was finite (it is computed before the step), the weights after it
+    are finite too, and the network's outputs overflow. No such run is stored as finished."""
+    code = main(["train", "--task", "classify", "--dataset", "synthetic", "--out-dir", str(tmp_path / "run"), *TINY,
+                 "--lr", "1e38"])
+    line = error_line(capsys)
+    assert code == 2 and "the validation loss became nan after epoch 1" in line, line
+    assert not (tmp_path / "run" / "result.json").exists() and not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_weights_that_are_no_longer_finite_stop_the_run():
+    from drnlib.errors import TrainingError
+    from drnlib.train.engine import _check_finite_weights
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    _check_finite_weights(model, 0, optimizer)  # finite: nothing to say
+    model[1].running_var[0] = float("inf")  # a BatchNorm statistic counts as a weight
+    with pytest.raises(TrainingError, match=r"weights became NaN or inf in epoch 1 .* no checkpoint was written"):
+        _check_finite_weights(model, 0, optimizer)
+
+
+def test_output_paths_that_cannot_be_written_are_one_line(checkpoints, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("kept")
+    code = main(["train", "--task", "classify", "--dataset", "synthetic", "--out-dir", str(blocker / "run"), *TINY])
+    assert code == 2 and str(blocker) in error_line(capsys) and blocker.read_text() == "kept"
+    code = main(["evaluate", "--task", "classify", "--dataset", "synthetic", "--arch", "resnet_cifar_20",
+                 "--checkpoint", str(checkpoints["classify"]), "--limit-val", "1", *FAST, "--output", str(tmp_path)])
+    line = error_line(capsys)
+    assert code == 2 and str(tmp_path) in line and ".tmp" not in line

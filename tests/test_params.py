@@ -23,7 +23,8 @@ def test_declared_types_take_their_own_values_and_the_strings_that_spell_them(ki
 
 @pytest.mark.parametrize("kind, given, expected", [
     ("bool", "maybe", "a bool"), ("bool", 1, "a bool"), ("int", "3.5", "an int"), ("int", True, "an int"),
-    ("float", "fast", "a float"), ("str", ["a"], "a str"), ("list", 3, "a list"),
+    ("float", "fast", "a finite float"), ("float", "nan", "a finite float"), ("float", float("inf"), "a finite float"),
+    ("str", ["a"], "a str"), ("list", 3, "a list"),
 ])
 def test_anything_else_is_refused_naming_the_parameter_the_value_and_the_type(kind, given, expected):
     with pytest.raises(ParameterError, match=re.escape(f"parameter flag={given!r}: expected {expected}")):
@@ -93,3 +94,28 @@ def test_every_page_declares_only_plain_types_and_its_params_files_pass_its_chec
         smoke = params.read_params(repo_root(), "smoke", page)
         defaults = {name: info["default"] for name, info in declared.items()}
         assert all(defaults[k] == v for k, v in smoke.items()), page  # the cell's defaults are the smoke values
+
+
+def test_nan_and_non_numbers_pass_no_range_and_model_lists_hold_names():
+    for bad in (float("nan"), [1.0, float("nan")], "x"):
+        with pytest.raises(ParameterError, match="must be a finite number"):
+            between(0, 1)("cutoff", bad)
+    with pytest.raises(ParameterError, match="must be a finite number"):
+        numbers(float, 0, 4)("scales", "1,nan")
+    with pytest.raises(ParameterError, match="expected architecture names"):
+        models()("archs", [1, 2])
+
+
+def test_a_value_papermill_injects_under_an_unknown_name_stops_the_page(monkeypatch):
+    """`papermill book/fig3.ipynb out.ipynb -p nosuch 3` only warns; the page's first call refuses it."""
+    monkeypatch.delenv(ROOT_ENV, raising=False)
+    declared = _declared("fig3")
+    namespace = {name: info["default"] for name, info in declared.items()}
+    namespace["__annotations__"] = {name: info["type"] for name, info in declared.items()}
+    namespace.update({"In": [], "_": None, "np": re})  # IPython's own names and modules are not parameters
+    import drnlib.display
+
+    monkeypatch.setattr(drnlib.display, "profiles_note", lambda *a: None)  # the page's note: not under test
+    pages.start("fig3", dict(namespace))  # a fresh kernel: nothing stray
+    with pytest.raises(ParameterError, match=r"fig3 has no parameter\(s\) nosuch; its parameters: profile"):
+        pages.start("fig3", {**namespace, "nosuch": 3})

@@ -302,9 +302,9 @@ def test_results_computed_with_other_settings_are_marked_wherever_they_are_shown
     p = PageParams("page", {"profile": "mini", "epochs": 1}, overrides={"epochs": 1})
     record = results.save_results("page", "mini", {"miou": 3.0}, dataset="camvid", params=p)
     assert results.load_results("page", "mini").provenance["overrides"] == {"epochs": 1}
-    assert "**not the profile's settings**: epochs=1" in provenance.provenance_note(record.provenance)
+    assert "NOT the profile's settings: epochs=1" in provenance.provenance_note(record.provenance)
     table = display.compare_profiles("page")
     assert table.loc["not the profile's settings", "mini"] == "epochs=1"
     own = results.save_results("page", "mini", {"miou": 3.0}, dataset="camvid",
                                params=PageParams("page", {"profile": "mini"}, overrides={}))
-    assert "not the profile's settings" not in provenance.provenance_note(own.provenance)
+    assert "NOT the profile's settings" not in provenance.provenance_note(own.provenance)

@@ -10,8 +10,8 @@ import yaml
 from drnlib import recipes, runs
 from drnlib.cli import build_parser
 from drnlib.cli import main as cli_main
-from drnlib.errors import ParameterError
-from drnlib.provenance import PROFILES, ROOT_ENV, repo_root
+from drnlib.errors import DataError, ParameterError
+from drnlib.provenance import PROFILES, ROOT_ENV
 
 SCENES = {"image_size": 32, "num_classes": 4, "num_samples": 48}
 TINY = {"dataset": "synthetic", "task": "classify", "crop_size": 32, "epochs": 1, "batch_size": 8, "lr": 0.05,
@@ -195,3 +195,44 @@ def test_every_command_the_paper_profile_prints_is_accepted_by_the_cli():
         spec = runs.RunSpec(args.recipe, args.arch)
         assert args.profile == "paper" and spec.recipe in recipes.recipe_names("paper")
     assert frame["GFLOPs"].min() > 0
+
+
+def test_a_damaged_result_is_one_line_naming_it_and_a_damaged_evaluation_is_computed_again(book, capsys):
+    spec = runs.RunSpec("tiny", "resnet_cifar_20")
+    run = runs.get("smoke", spec)
+    scores = runs.evaluate(run, task="localize", loc_threshold=0.2)
+    cache = next(run.dir.glob("eval-*.json"))
+    cache.write_text("garbage{")
+    assert runs.evaluate(run, task="localize", loc_threshold=0.2) == scores  # a cache: computed again
+    result = run.dir / "result.json"
+    for damage in ('{"epochs": 1, "val', "[1, 2]"):
+        result.write_text(damage)
+        with pytest.raises(DataError, match=f"unreadable run result {result}|run result {result} holds a JSON list"):
+            runs.find("smoke", spec)
+        assert cli_main(["train", "--profile", "smoke", "--recipe", "tiny", "--arch", "resnet_cifar_20",
+                         "--resume"]) == 0  # fit writes it again from the checkpoint
+        assert json.loads(result.read_text())["epochs"] == 1
+
+
+def test_recipes_refuse_init_cycles_typed_values_and_unknown_overrides(book, monkeypatch):
+    path = book / "params" / "smoke" / "recipes.yaml"
+    original = yaml.safe_load(path.read_text())
+    for change, message in [
+        ({"tiny": {**original["tiny"], "init": "tuned"}}, r"starts from itself \(tiny -> tuned -> tiny\)"),
+        ({"tiny_lr": {"base": "tiny", "epochs": "ten"}}, "epochs must be a whole number, got 'ten'"),
+        ({"tiny_lr": {"base": "tiny", "epochs": 1.5}}, "epochs must be a whole number, got 1.5"),
+        ({"tiny_lr": {"base": "tiny", "crop_scale": "abc"}}, "crop_scale must be a positive number"),
+        ({"tiny_lr": {"base": "tiny", "data_options": [1, 2]}}, "data_options must be a mapping"),
+    ]:
+        path.write_text(yaml.safe_dump({**original, **change}))
+        with pytest.raises(ParameterError, match=message):
+            runs.config("smoke", runs.RunSpec("tiny_lr", "resnet_cifar_20"))
+    path.write_text(yaml.safe_dump({**original, "tiny_lr": {"base": "tiny", "lr": "1e-3"}}))
+    assert runs.config("smoke", runs.RunSpec("tiny_lr", "resnet_cifar_20")).lr == 0.001  # YAML 1.1 reads 1e-3 as text
+    path.write_text(yaml.safe_dump(original))
+    monkeypatch.setenv(recipes.OVERRIDES_ENV, json.dumps({"epoch": 2}))
+    with pytest.raises(ParameterError, match="names epoch: neither a run setting nor a recipe.*did you mean epochs"):
+        recipes.load("smoke")
+    monkeypatch.setenv(recipes.OVERRIDES_ENV, json.dumps({"epochs": "ten"}))
+    with pytest.raises(ParameterError, match="epochs must be a whole number"):
+        runs.config("smoke", runs.RunSpec("tiny", "resnet_cifar_20"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 
@@ -91,6 +92,11 @@ def build_dataset(
     if cls is SyntheticScenes:
         if root is not None:
             raise ParameterError("synthetic: generated data has no root")
+        unknown = sorted(set(options) - set(inspect.signature(SyntheticScenes).parameters) - {"split", "task",
+                                                                                                 "transform"})
+        if unknown:
+            raise ParameterError(f"{name}: unknown option(s) {', '.join(unknown)}; its options: num_samples, "
+                                 "image_size, num_classes, object_scale, thinness, clutter, seed")
         dataset = SyntheticScenes(split, task, transform, **options)
     else:
         if options:

@@ -286,5 +286,5 @@ def locate(name: str, root: str | Path | None = None, download_if_missing: bool 
     options.append(f"fetch {source.homepage} and unpack it as {cache / (source.download_folder or source.folder)} ({source.layout})")
     if source.downloads:
         options.append("set DRNLIB_DOWNLOAD=1 to download it")
-    options.append("pass root=<folder>")
+    options.append("point at its folder (root=<folder> in Python, --data-root on the command line)")
     raise DataError(f"{name}: no data found; " + ", or ".join(options))

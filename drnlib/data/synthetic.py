@@ -90,6 +90,16 @@ class SyntheticScenes(Dataset):
         seed: int = 0,
     ):
         check_split(self.name, split, self.splits)
+        for option, value, kind in (("num_samples", num_samples, int), ("image_size", image_size, int),
+                                    ("num_classes", num_classes, int), ("object_scale", object_scale, float),
+                                    ("thinness", thinness, float), ("clutter", clutter, float), ("seed", seed, int)):
+            whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+            if (value is None and option == "num_samples") or (
+                    not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+                    and (kind is float or whole)):
+                continue
+            raise ParameterError(f"synthetic: option {option} must be {'a whole' if kind is int else 'a finite'} "
+                                 f"number, got {value!r}")
         if task not in self.tasks:
             raise ParameterError(f"synthetic: task {task!r} not supported; choose one of {', '.join(self.tasks)}")
         if not 2 <= num_classes <= len(SHAPES) * len(TEXTURES):

@@ -21,6 +21,8 @@ run of the book (`profile_runs`) from the same code the pages use.
 
 from __future__ import annotations
 
+import ast
+import difflib
 import importlib
 from pathlib import Path
 
@@ -60,8 +62,50 @@ def start(page: str, namespace: dict) -> PageParams:
     from drnlib.display import profiles_note
 
     p = page_parameters(page, namespace, **rules(page))
+    _refuse_stray_values(page, namespace, p)
     profiles_note(page, p.profile)
+    if p.profile == "mini":
+        _warn_without_gpu(page, p)
     return p
+
+
+def _warn_without_gpu(page: str, p: PageParams) -> None:
+    """One line when a mini page is about to train on a machine without CUDA: its recipes are sized for a GPU."""
+    import sys
+
+    import torch
+
+    from drnlib import runs
+
+    if torch.cuda.is_available():
+        return
+    missing = [s for s in needed_runs(page, p) if runs.state(p.profile, s) != "done"]
+    if missing:
+        print(f"note: {page} at the mini profile trains {len(missing)} run(s) sized for one GPU; without CUDA this "
+              f"takes hours (runs resume where they stop: interrupt and run the page again at any time)",
+              file=sys.stderr, flush=True)
+
+
+def _refuse_stray_values(page: str, namespace: dict, p: PageParams) -> None:
+    """ParameterError for a plain value in the page's namespace that is neither a parameter nor a name the page
+    assigns itself: `papermill -p nosuch 3` only warns and would run the page with its defaults."""
+    source = repo_root() / "book" / f"{page}.py"
+    if not source.is_file():
+        return
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    own = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
+    own |= {(alias.asname or alias.name).split(".")[0] for node in ast.walk(tree)
+            if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    own |= {node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+    stray = [name for name, value in namespace.items()
+             if not name.startswith("_") and name not in p and name not in own
+             and name not in ("In", "Out", "exit", "quit", "get_ipython")
+             and isinstance(value, (bool, int, float, str, list, dict, tuple, type(None)))]
+    if stray:
+        close = difflib.get_close_matches(stray[0], list(p.as_dict()), n=1)
+        raise ParameterError(f"{page} has no parameter(s) {', '.join(stray)}"
+                             + (f" (did you mean {close[0]}?)" if close else "")
+                             + f"; its parameters: {', '.join(p.as_dict())}")
 
 
 def checked(page: str, values: dict, root: Path | None = None) -> PageParams:

@@ -68,7 +68,8 @@ def claims_overview(root: Path | None = None) -> pd.DataFrame:
                 verdict, ours, margin, scale = "not run", f"{info.page} stored no verdict at {profile}", "", ""
             else:
                 data, provenance = found
-                verdict, ours, margin = data["verdict"], data.get("ours", ""), _margin(data)
+                verdict, ours = data["verdict"], data.get("ours", "")
+                margin = _margin(data) if verdict != "not tested" else ""
                 scale = data.get("why") or data.get("scale") or ""
                 scale += f" ({hardware_name(provenance)}, {(provenance.get('date') or '')[:10]})"
                 if provenance.get("overrides"):

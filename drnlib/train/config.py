@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass, field
 
 from drnlib.errors import ParameterError
@@ -138,10 +139,8 @@ class RunConfig:
     checkpoint: str | None = knob(None, "checkpoint to evaluate (default: out_dir/checkpoint.pt)", "evaluate")
 
     def __post_init__(self):
-        self.scales = tuple(float(s) for s in (self.scales if isinstance(self.scales, (list, tuple))
-                                               else [self.scales]))
-        self.milestones = tuple(float(m) for m in (self.milestones if isinstance(self.milestones, (list, tuple))
-                                                   else [self.milestones]))
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, _typed(f.name, getattr(self, f.name), f.type))
         self.validate()
 
     def validate(self) -> "RunConfig":
@@ -214,6 +213,46 @@ class RunConfig:
     @property
     def eval_resize(self) -> int:
         return self.resize_size or round(self.crop_size * 256 / 224)
+
+
+def _typed(name: str, value, declared: str):
+    """`value` as the field's declared type ("int", "float | None", "tuple", ...), or ParameterError naming the
+    field, the value and the type: a recipe's `epochs: "ten"` or `lr: .inf` stops before anything runs. Whole
+    floats are ints (YAML's 2.0), numeric strings are floats (YAML 1.1 reads 1e-3 as a string); floats are finite."""
+    kind = declared.split(" | ")[0]
+    if value is None and "None" in declared:
+        return None
+
+    def refuse(expected: str):
+        raise ParameterError(f"{name} must be {expected}, got {value!r}")
+
+    def number(item, expected: str) -> float:
+        if isinstance(item, str):
+            try:
+                item = float(item)
+            except ValueError:
+                refuse(expected)
+        if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item):
+            refuse(expected)
+        return float(item)
+
+    if kind == "bool":
+        return value if isinstance(value, bool) else refuse("true or false")
+    if kind == "int":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return value if isinstance(value, int) and not isinstance(value, bool) else refuse("a whole number")
+    if kind == "float":
+        return number(value, "a finite number")
+    if kind == "str":
+        return value if isinstance(value, str) else refuse("a string")
+    if kind == "tuple":
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return tuple(number(item, "a list of finite numbers") for item in items)
+    if kind == "dict":
+        return value if isinstance(value, dict) and all(isinstance(k, str) for k in value) else \
+            refuse("a mapping of names to values")
+    return value
 
 
 def config_changes(old: dict, new: dict) -> dict:

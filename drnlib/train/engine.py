@@ -14,7 +14,6 @@ A NaN or inf loss stops the run with TrainingError before anything of that epoch
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import random
@@ -32,6 +31,7 @@ from drnlib.analysis.architecture import batchnorm_inputs, smallest_input_side
 from drnlib.data import DataLoader  # torch's, re-raising worker DataErrors on one line
 from drnlib.errors import CheckpointError, DataError, ParameterError, TrainingError
 from drnlib.eval import autocast, evaluate, to_device
+from drnlib.files import read_json_object
 from drnlib.provenance import machine_provenance
 from drnlib.train import distributed
 from drnlib.train.checkpoint import (atomic_write_csv, atomic_write_json, get_rng_state, load_checkpoint,
@@ -182,9 +182,10 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
     out_dir = Path(cfg.out_dir)
     checkpoint = _prepare_run_dir(cfg, procs)
     if checkpoint is not None and checkpoint["epoch"] >= cfg.epochs and (out_dir / "result.json").is_file():
-        result = json.loads((out_dir / "result.json").read_text())
-        if result.get("epochs") == checkpoint["epoch"]:
-            return result  # finished before: nothing to do
+        with contextlib.suppress(DataError):  # a damaged result.json is written again below, from the checkpoint
+            result = read_json_object(out_dir / "result.json", "run result")
+            if result.get("epochs") == checkpoint["epoch"]:
+                return result  # finished before: nothing to do
 
     seed_everything(cfg.seed)
     if train_set is None or val_set is None:
@@ -264,6 +265,7 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
         lr = optimizer.param_groups[0]["lr"]
         started = time.perf_counter()
         train_loss = train_one_epoch(step_net, loader, optimizer, scheduler, task, cfg, procs, epoch, show)
+        _check_finite_weights(model, epoch, optimizer)
         seconds = time.perf_counter() - started
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, "seconds": seconds,
                "images_per_s": iterations * cfg.batch_size / seconds}
@@ -272,6 +274,11 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
             scores = evaluate(model, val_loader, task.eval_task, num_classes=info["num_classes"], device=device,
                               amp=cfg.amp, channels_last=channels_last, class_names=info.get("class_names"),
                               progress=show, desc=f"val {epoch + 1}")
+            loss = scores.get("loss")
+            if isinstance(loss, float) and not math.isfinite(loss):  # weights so large the outputs overflow
+                raise TrainingError(f"the validation loss became {scores['loss']} after epoch {epoch + 1} (lr {lr:.3g}): "
+                                    f"the network's outputs overflow; training stopped, {_kept(epoch)}. Lower the "
+                                    f"learning rate or check the data")
             row.update({f"val_{k}": v for k, v in scores.items() if k not in ("class_names", "confusion", "per_image")})
             last_scores = scores
         history.append(row)
@@ -408,9 +415,25 @@ def _checked_mean(loss_sum, steps, procs, epoch, iteration, optimizer) -> float:
     mean = float(total) / (steps * procs.world_size)
     if not math.isfinite(mean):
         raise TrainingError(f"the loss became {mean} in epoch {epoch + 1} by iteration {iteration} "
-                            f"(lr {optimizer.param_groups[0]['lr']:.3g}); training stopped, the last good "
-                            f"checkpoint (epoch {epoch}) is kept. Lower the learning rate or check the data")
+                            f"(lr {optimizer.param_groups[0]['lr']:.3g}); training stopped, {_kept(epoch)}. Lower the "
+                            f"learning rate or check the data")
     return mean
+
+
+def _kept(epoch: int) -> str:
+    """What a stopped run keeps: epochs are checked before their checkpoint is written."""
+    return f"the last good checkpoint (epoch {epoch}) is kept" if epoch else "no checkpoint was written"
+
+
+def _check_finite_weights(model: nn.Module, epoch: int, optimizer) -> None:
+    """TrainingError when a weight or BatchNorm statistic is NaN or inf after an epoch (one host sync): a rate
+    large enough can leave the mean loss finite (1e16) while the weights have already overflowed, and such a
+    network must neither be stored as finished nor overwrite the last good checkpoint."""
+    tensors = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
+    if tensors and not bool(torch.stack([t.isfinite().all() for t in tensors]).all()):
+        raise TrainingError(f"the weights became NaN or inf in epoch {epoch + 1} (lr "
+                            f"{optimizer.param_groups[0]['lr']:.3g}); training stopped, {_kept(epoch)}. Lower the learning "
+                            f"rate or check the data")
 
 
 def _final_evaluation(cfg, task, model, val_loader, info, procs, channels_last, last_scores) -> dict:
