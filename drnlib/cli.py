@@ -216,6 +216,8 @@ def _list_runs(args: argparse.Namespace) -> int:
                                             ",".join(text.split(",")[:3]) + f" +{text.count(',') - 2}")
         shown["GFLOPs"] = shown["GFLOPs"].map(lambda v: f"{v:,.0f}")
         shown["share"] = shown["share"].map(lambda v: f"{100 * v:.1f}%")
+        if not shown["options"].astype(bool).any():  # no run has options of its own: no empty column
+            shown = shown.drop(columns=["options"])
         print(shown.to_string(index=False))
     states = frame["state"].value_counts().to_dict()
     print(f"\n{len(frame)} runs at profile {args.profile}: " + ", ".join(f"{n} {s}" for s, n in states.items())

@@ -279,9 +279,15 @@ def claims_table(verdicts, record: Record | None = None):
         [{"selector": "td", "props": "text-align: left; vertical-align: top;"}], overwrite=False)
 
 
-def profiles_note(page: str, current: str, root=None) -> str:
+def profiles_note(page: str, current: str, root=None, trains: bool = True) -> str:
     """One sentence for the top of a results page: which profiles' numbers it shows (this build's, and every other
-    profile with stored results) and what each can and cannot tell."""
+    profile with stored results) and what each can and cannot tell; for a page that trains nothing (`trains`
+    False), that its numbers are computed on the networks as built and do not depend on the profile."""
+    if not trains:
+        text = ("This page's numbers are computed on the networks as built (nothing is trained), so they are the "
+                f"same at every profile; this is the **{current}** build.")
+        _show(_markdown(text))
+        return text
     shown = [p for p in PROFILES if p == current or results_path(page, p, root).is_file()]
     parts = [f"the **{p}** profile ({PROFILE_MEANING[p]})" for p in shown]
     text = "This page shows numbers of " + (", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1

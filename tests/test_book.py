@@ -376,6 +376,11 @@ def test_papermill_runs_a_page_with_p_and_f(tmp_path):
     assert injected and "dilation = 4" in injected[0] and "input_size = 128" in injected[0]
     stored = json.loads((root / "results" / "smoke" / "fig4.json").read_text())  # found from the working dir
     assert stored["params"]["dilation"] == 4 and stored["values"]["input_size"] == 128
+    # a name the page does not declare: papermill only warns; the page's first call stops it
+    stray = subprocess.run([str(BIN / "papermill"), "book/fig4.ipynb", "stray.ipynb", "-p", "dilaton", "4",
+                            "--no-progress-bar"], cwd=root, capture_output=True, text=True, env=clean_env(),
+                           timeout=600)
+    assert stray.returncode != 0 and "fig4 has no parameter(s) dilaton (did you mean dilation?)" in stray.stderr
 
 
 def _free_port() -> int:

@@ -112,10 +112,11 @@ def test_a_value_papermill_injects_under_an_unknown_name_stops_the_page(monkeypa
     declared = _declared("fig3")
     namespace = {name: info["default"] for name, info in declared.items()}
     namespace["__annotations__"] = {name: info["type"] for name, info in declared.items()}
-    namespace.update({"In": [], "_": None, "np": re})  # IPython's own names and modules are not parameters
     import drnlib.display
 
-    monkeypatch.setattr(drnlib.display, "profiles_note", lambda *a: None)  # the page's note: not under test
-    pages.start("fig3", dict(namespace))  # a fresh kernel: nothing stray
+    monkeypatch.setattr(drnlib.display, "profiles_note", lambda *a, **k: None)  # the page's note: not under test
+    history = ["", "profile: str = 'smoke'", "# Parameters\nprofile = 'smoke'\nnum_images = 2\n"]
+    pages.start("fig3", {**namespace, "In": history, "scratch": 1})  # a reader's own names are not looked at
+    history.append("# Parameters\nnosuch = 3\n")  # as papermill injects `-p nosuch 3`
     with pytest.raises(ParameterError, match=r"fig3 has no parameter\(s\) nosuch; its parameters: profile"):
-        pages.start("fig3", {**namespace, "nosuch": 3})
+        pages.start("fig3", {**namespace, "In": history, "nosuch": 3})

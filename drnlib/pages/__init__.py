@@ -22,6 +22,7 @@ run of the book (`profile_runs`) from the same code the pages use.
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
 import importlib
 from pathlib import Path
@@ -63,7 +64,7 @@ def start(page: str, namespace: dict) -> PageParams:
 
     p = page_parameters(page, namespace, **rules(page))
     _refuse_stray_values(page, namespace, p)
-    profiles_note(page, p.profile)
+    profiles_note(page, p.profile, trains=not getattr(page_module(page), "TRAINS_NOTHING", False))
     if p.profile == "mini":
         _warn_without_gpu(page, p)
     return p
@@ -87,20 +88,16 @@ def _warn_without_gpu(page: str, p: PageParams) -> None:
 
 
 def _refuse_stray_values(page: str, namespace: dict, p: PageParams) -> None:
-    """ParameterError for a plain value in the page's namespace that is neither a parameter nor a name the page
-    assigns itself: `papermill -p nosuch 3` only warns and would run the page with its defaults."""
-    source = repo_root() / "book" / f"{page}.py"
-    if not source.is_file():
-        return
-    tree = ast.parse(source.read_text(encoding="utf-8"))
-    own = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)}
-    own |= {(alias.asname or alias.name).split(".")[0] for node in ast.walk(tree)
-            if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
-    own |= {node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
-    stray = [name for name, value in namespace.items()
-             if not name.startswith("_") and name not in p and name not in own
-             and name not in ("In", "Out", "exit", "quit", "get_ipython")
-             and isinstance(value, (bool, int, float, str, list, dict, tuple, type(None)))]
+    """ParameterError for a name papermill injected (`papermill -p nosuch 3`: papermill only warns, and the page
+    would run with its defaults) that the parameters cell does not declare. The injected cell is the one IPython
+    ran that starts with papermill's "# Parameters" line; names a reader assigns in JupyterLab are not looked at."""
+    injected = [cell for cell in namespace.get("In") or [] if isinstance(cell, str) and cell.startswith("# Parameters")]
+    names = []
+    for cell in injected:
+        with contextlib.suppress(SyntaxError):
+            names += [node.id for node in ast.walk(ast.parse(cell))
+                      if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)]
+    stray = [name for name in dict.fromkeys(names) if name not in p]
     if stray:
         close = difflib.get_close_matches(stray[0], list(p.as_dict()), n=1)
         raise ParameterError(f"{page} has no parameter(s) {', '.join(stray)}"

@@ -19,6 +19,9 @@ from drnlib.analysis.architecture import count_parameters, level_table, module_t
 from drnlib.models import aliases, build_model, list_models
 from drnlib.params import models, multiple_of
 
+# Its pages compute on the networks as built: no weights, trained or not, change their numbers.
+TRAINS_NOTHING = True
+
 RULES = {
     "fig1_fig5": {"archs": models(), "input_size": multiple_of(32, 32, 2048)},
     "zoo": {"input_size": multiple_of(32, 32, 1024)},
