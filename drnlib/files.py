@@ -141,5 +141,5 @@ def read_yaml(path, what: str = "settings file") -> dict:
     return data
 
 
-__all__ = ["read_json", "read_json_object", "read_yaml", "atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_write_json",
-           "atomic_write_csv", "remove_stale_temporaries"]
+__all__ = ["read_json", "read_json_object", "read_yaml", "atomic_write", "atomic_write_bytes", "atomic_write_text",
+           "atomic_write_json", "atomic_write_csv", "remove_stale_temporaries"]

@@ -100,7 +100,8 @@ def load(profile: str, root: Path | None = None) -> dict[str, dict]:
             if fields.get(key) is not None and not isinstance(fields[key], str):
                 raise ParameterError(f"{path}: recipe {name!r}: {key} must be a string, got {fields[key]!r}")
         scale = fields.get("crop_scale")
-        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < 100):
+        if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float))
+                                  or not 0 < scale < 100):
             raise ParameterError(f"{path}: recipe {name!r}: crop_scale must be a positive number, got {scale!r}")
         if fields.get("init") is not None and fields["init"] not in raw:
             raise ParameterError(f"{path}: recipe {name!r} starts from unknown recipe {fields['init']!r}")
@@ -178,9 +179,8 @@ def describe(profile: str, name: str, root: Path | None = None) -> str:
     fields = recipe(profile, name, root)
     about = fields.pop("about", "")
     defaults = RunConfig()
-    shown = [f"{k} {_plain(v)}" for k, v in fields.items() if getattr(defaults, k, object()) != v and k not in ("workers",
-                                                                                                      "device",
-                                                                                                      "progress")]
+    shown = [f"{k} {_plain(v)}" for k, v in fields.items()
+             if getattr(defaults, k, object()) != v and k not in ("workers", "device", "progress")]
     text = f"{name} ({profile}): " + (f"{about} " if about else "") + "; ".join(shown)
     if profile != "paper" and name in load("paper", root):
         changed = {k: v for k, v in differences(profile, "paper", name, root).items()

@@ -8,7 +8,8 @@ Run directory (config.out_dir), written by process 0 only, every file atomically
     metrics.csv     one row per epoch: epoch, lr, train_loss, seconds, images/s, val_* scalars
     metrics.json    the same rows, with per-class lists (val_iou)
     result.json     after the last epoch: the final evaluation with the configured protocol and a summary
-A NaN or inf loss stops the run with TrainingError before anything of that epoch is written.
+A NaN or inf loss, weight or validation loss stops the run with TrainingError before anything of that epoch is
+written.
 """
 
 from __future__ import annotations
@@ -276,9 +277,9 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
                               progress=show, desc=f"val {epoch + 1}")
             loss = scores.get("loss")
             if isinstance(loss, float) and not math.isfinite(loss):  # weights so large the outputs overflow
-                raise TrainingError(f"the validation loss became {scores['loss']} after epoch {epoch + 1} (lr {lr:.3g}): "
-                                    f"the network's outputs overflow; training stopped, {_kept(epoch)}. Lower the "
-                                    f"learning rate or check the data")
+                raise TrainingError(f"the validation loss became {loss} after epoch {epoch + 1} (lr {lr:.3g}): the "
+                                    f"network's outputs overflow; training stopped, {_kept(epoch)}. Lower the learning "
+                                    f"rate or check the data")
             row.update({f"val_{k}": v for k, v in scores.items() if k not in ("class_names", "confusion", "per_image")})
             last_scores = scores
         history.append(row)
@@ -432,8 +433,8 @@ def _check_finite_weights(model: nn.Module, epoch: int, optimizer) -> None:
     tensors = [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
     if tensors and not bool(torch.stack([t.isfinite().all() for t in tensors]).all()):
         raise TrainingError(f"the weights became NaN or inf in epoch {epoch + 1} (lr "
-                            f"{optimizer.param_groups[0]['lr']:.3g}); training stopped, {_kept(epoch)}. Lower the learning "
-                            f"rate or check the data")
+                            f"{optimizer.param_groups[0]['lr']:.3g}); training stopped, {_kept(epoch)}. Lower the "
+                            f"learning rate or check the data")
 
 
 def _final_evaluation(cfg, task, model, val_loader, info, procs, channels_last, last_scores) -> dict:
