@@ -69,10 +69,11 @@ plt.show()
 # %% [markdown]
 # ## Every claim
 #
-# One row per claim, in the papers' order. For each profile that has run: our numbers, the margin in the claim's
-# favour with its 95% interval, the verdict, and the scale it was tested at (data, images, profile, hardware and
-# date of the run). The page link leads to the experiment.
+# One row per claim, in the papers' order: its page (the link leads to the experiment) and its verdict at each
+# profile that has run, then the paper's words and numbers, and for each profile our numbers, the margin in the
+# claim's favour with its 95% interval, and the scale it was tested at (data, images, profile, hardware and date).
 
 # %%
 format_table(linked(overview)).hide(axis="index").set_table_styles(
-    [{"selector": "td", "props": "text-align: left; vertical-align: top;"}], overwrite=False)
+    [{"selector": "td", "props": "text-align: left; vertical-align: top;"},
+     {"selector": "td.col0", "props": "white-space: nowrap;"}], overwrite=False)

@@ -14,6 +14,8 @@ back to plain DataFrames and notes are printed.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -82,7 +84,7 @@ def format_table(frame: pd.DataFrame, number_format: str = "{:.4g}", caption: st
             styler = styler.format(lambda v: shown(v, whole=True), subset=[column])
     # a column of sentences gets room for a few words per line (the table scrolls in its box rather than squeeze it)
     prose = [i for i, column in enumerate(frame.columns)
-             if frame[column].map(lambda v: isinstance(v, str) and len(v) > 40).any()]
+             if frame[column].map(lambda v: isinstance(v, str) and len(re.sub(r"<[^>]+>", "", v)) > 40).any()]
     styler = styler.set_table_attributes('class="dataframe"').set_table_styles(
         [{"selector": "th, td", "props": "padding: 0.25em 0.6em; text-align: right;"},
          {"selector": "th.row_heading", "props": "white-space: nowrap;"},

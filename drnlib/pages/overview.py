@@ -127,10 +127,12 @@ def counts_figure(frame: pd.DataFrame):
 
 
 def linked(frame: pd.DataFrame) -> pd.DataFrame:
-    """The overview for display: each claim's page as a link to it."""
+    """The overview for display: the claim, its page (a link to it) and every profile's verdict first, where a
+    reader at 1280 px sees them without scrolling the table; then the claim's words, numbers and our evidence."""
     out = frame.copy()
     out[("claim", "page")] = [f'<a href="{page}.html">{page}</a>' for page in frame[("claim", "page")]]
-    return out
+    first = [("claim", "id"), ("claim", "page"), *(c for c in out.columns if c[1] == "verdict")]
+    return out[first + [c for c in out.columns if c not in first]]
 
 
 __all__ = ["RULES", "needed_runs", "stored_verdicts", "claims_overview", "verdict_counts", "counts_figure", "linked"]
