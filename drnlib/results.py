@@ -15,9 +15,9 @@ results/mini and results/paper are committed). Showing them is drnlib.display's 
 from __future__ import annotations
 
 import json
-import re
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,7 +139,7 @@ def load_results(name: str, profile: str, root: Path | None = None) -> Record:
         return Record(name=document["name"], profile=document["profile"], values=document["values"],
                       tables={k: _table_from_json(v) for k, v in document.get("tables", {}).items()},
                       params=document.get("params", {}), provenance=document["provenance"], path=path)
-    except (ValueError, KeyError, TypeError) as err:
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise DataError(f"malformed results file {path}: {type(err).__name__}: {err}") from None
 
 
