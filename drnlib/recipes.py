@@ -179,7 +179,7 @@ def describe(profile: str, name: str, root: Path | None = None) -> str:
     fields = recipe(profile, name, root)
     about = fields.pop("about", "")
     defaults = RunConfig()
-    shown = [f"{k} {_plain(v)}" for k, v in fields.items()
+    shown = [f"{k} {_plain(v, k)}" for k, v in fields.items()
              if getattr(defaults, k, object()) != v and k not in ("workers", "device", "progress")]
     text = f"{name} ({profile}): " + (f"{about} " if about else "") + "; ".join(shown)
     if profile != "paper" and name in load("paper", root):
@@ -187,14 +187,14 @@ def describe(profile: str, name: str, root: Path | None = None) -> str:
                    if k not in ("workers", "device", "progress", "base")}
         if changed:
             text += ". Differs from the paper profile (the papers' protocol) in: " + "; ".join(
-                f"{k} {_plain(ours)} (paper {_plain(theirs)})" for k, (ours, theirs) in changed.items())
+                f"{k} {_plain(ours, k)} (paper {_plain(theirs, k)})" for k, (ours, theirs) in changed.items())
     return text
 
 
-def _plain(value) -> str:
-    """A recipe value as a page prints it: none, 0.001, 30 60 90, image_size=32 num_classes=8."""
+def _plain(value, key: str = "") -> str:
+    """A recipe value as a page prints it: none (all, for a limit), 0.001, 30 60 90, image_size=32 num_classes=8."""
     if value is None:
-        return "none"
+        return "all" if key.startswith("limit_") else "none"
     if isinstance(value, dict):
         return " ".join(f"{k}={_plain(v)}" for k, v in value.items()) or "none"
     if isinstance(value, (list, tuple)):
