@@ -63,7 +63,7 @@ def pair_problems(py_path: Path) -> list[str]:
     text = jupytext.read(py_path)
     try:
         stored = nbformat.read(ipynb_path, as_version=4)
-    except (ValueError, nbformat.ValidationError) as err:  # NotJSONError is a ValueError
+    except (ValueError, AttributeError, TypeError, nbformat.ValidationError) as err:  # NotJSONError: a ValueError
         return [f"unreadable notebook {ipynb_path} ({type(err).__name__}); write it again from its pair: "
                 f"jupytext --to ipynb {py_path}"]
     problems = []

@@ -25,12 +25,14 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import sys
 import tarfile
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +48,7 @@ PAGE_OVERHEAD_MINUTES = 0.25  # a page's own start-up, evaluation and analysis, 
 LEASE_MINUTES = 15.0
 LEASE_START_MINUTES = 2.0
 UNIT_LIMIT_MINUTES = 8.0
+MAX_UNIT_MINUTES = 1e4  # a unit's measured minutes beyond this are not a lease's (refused on import and on reading)
 ARCHIVES = {"tiny_imagenet": "tiny-imagenet-100.tar.gz", "cifar10": "cifar10-jpg.tar.gz",
             "camvid": "camvid-segnet.tar"}
 CARRY_DIR = ".device-data"  # git-ignored: the one archive a device command carries
@@ -112,7 +115,7 @@ def measured_minutes(profile: str, root: Path | None = None) -> dict:
     measured = read_yaml(path, "measured minutes file") if path.is_file() else {}
     for unit, entry in measured.items():
         minutes = entry.get("minutes") if isinstance(entry, dict) else None
-        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 <= minutes < 1e4:
+        if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or not 0 <= minutes < MAX_UNIT_MINUTES:
             raise ParameterError(f"{path}: unit {unit} needs `minutes: <number>`, got {entry!r}; fix it or delete "
                                  f"the entry (status then plans with the FLOP estimate)")
     return measured
@@ -480,10 +483,11 @@ def import_bundles(paths: list[Path], profile: str, root: Path | None = None) ->
     target = root / "results" / profile
     opened = []
     for path in paths:
-        try:
+        try:  # a bundle cut short (an interrupted copy) ends in EOFError or zlib.error while it is read
             tar = tarfile.open(path, "r:gz")
             campaign = json.loads(tar.extractfile("campaign.json").read())
-        except (OSError, tarfile.TarError, KeyError, ValueError, AttributeError) as err:
+            members = tar.getmembers()
+        except (OSError, EOFError, zlib.error, tarfile.TarError, KeyError, ValueError, AttributeError) as err:
             raise ParameterError(f"{path}: not a campaign bundle ({type(err).__name__}: {err})") from None
         _check_record(path, campaign, profile, units)
         difference = _recipe_difference(campaign.get("recipes", {}), local)
@@ -492,15 +496,13 @@ def import_bundles(paths: list[Path], profile: str, root: Path | None = None) ->
             raise ParameterError(f"{path}: trained with other recipes than params/{profile}/recipes.yaml: "
                                  f"{difference}; check out the commit it ran at ({commit}) or re-run the unit")
         files = []
-        for member in tar.getmembers():
+        for member in members:
             if member.name == "campaign.json":
                 continue
             kind, _, rest = member.name.partition("/")
-            parts = Path(rest).parts
-            if not member.isfile() or kind not in ("results", "runs", "logs") or not parts \
-                    or member.name.startswith("/") or ".." in parts or "" in member.name.split("/"):
-                raise ParameterError(f"{path}: unexpected member {member.name!r} (a bundle holds files under "
-                                     f"results/, runs/ and logs/ only)")
+            if not member.isfile() or not _BUNDLE_MEMBER.get(kind, re.compile("(?!)")).fullmatch(rest):
+                raise ParameterError(f"{path}: unexpected member {member.name!r} (a bundle holds results/<page>.json "
+                                     f"and .png, runs/<run>/<file> and logs/<page>.log only)")
             destination = {"results": target / rest, "runs": target / "runs" / rest,
                            "logs": target / "logs" / campaign["unit"] / rest}[kind]
             files.append((member, destination))
@@ -517,6 +519,12 @@ def import_bundles(paths: list[Path], profile: str, root: Path | None = None) ->
     return imported
 
 
+# What `write_bundle` puts in a bundle, by top folder: one plain file name each (a run's files one folder down).
+_PLAIN = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
+_BUNDLE_MEMBER = {"results": re.compile(rf"{_PLAIN}\.(json|png|log)"), "runs": re.compile(rf"{_PLAIN}/{_PLAIN}"),
+                  "logs": re.compile(rf"{_PLAIN}\.log")}
+
+
 def _check_record(path: Path, campaign, profile: str, units: dict) -> None:
     """ParameterError unless a bundle's campaign.json is a record `run` writes: a unit of this checkout's
     units.yaml (its name becomes a file name), the profile, the state, and the timing `import` keeps."""
@@ -527,17 +535,20 @@ def _check_record(path: Path, campaign, profile: str, units: dict) -> None:
         bad("campaign.json is not an object")
     if campaign.get("profile") != profile:
         raise ParameterError(f"{path}: a bundle of profile {campaign.get('profile')!r}, not {profile!r}")
-    if campaign.get("unit") not in units:
+    if not isinstance(campaign.get("unit"), str) or campaign["unit"] not in units:
         bad(f"unit {campaign.get('unit')!r} is not one of params/{profile}/units.yaml: {', '.join(units)}")
     pages = campaign.get("pages", [])
     if not isinstance(pages, list) or not all(isinstance(p, dict) and isinstance(p.get("page"), str)
                                               and isinstance(p.get("state"), str) for p in pages):
         bad("its pages are not a list of {page, state} records")
-    if not isinstance(campaign.get("provenance", {}), dict) or not isinstance(campaign.get("recipes", {}), dict):
+    provenance, recipes_ = campaign.get("provenance", {}), campaign.get("recipes", {})
+    if not isinstance(provenance, dict) or not isinstance(provenance.get("git") or {}, dict) \
+            or not isinstance(recipes_, dict) or not all(isinstance(r, dict) for r in recipes_.values()):
         bad("its provenance or recipes are not objects")
     if campaign.get("state") == "ran":
         seconds, estimate = campaign.get("seconds"), campaign.get("estimate")
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < 1e6 \
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) \
+                or not 0 <= seconds < MAX_UNIT_MINUTES * 60 \
                 or not isinstance(estimate, dict) or not isinstance(estimate.get("estimated"), (int, float)):
             bad("a unit that ran needs its seconds and its estimate")
 

@@ -77,11 +77,12 @@ def format_table(frame: pd.DataFrame, number_format: str = "{:.4g}", caption: st
         return v
 
     styler = style.format(shown)
-    # a column of counts (depth, parameters) prints as whole numbers, whatever the table's number format
-    for column in frame.columns:
-        values = frame[column].dropna()
-        if frame[column].dtype.kind in "iuf" and len(values) and (values % 1 == 0).all():
-            styler = styler.format(lambda v: shown(v, whole=True), subset=[column])
+    # a column of integers (depth, parameters; pandas' Int64 where some are missing) prints as whole numbers,
+    # whatever the table's number format
+    if frame.columns.is_unique:
+        for column in frame.columns:
+            if frame[column].dtype.kind in "iu":
+                styler = styler.format(lambda v: shown(v, whole=True), subset=[column])
     # a column of sentences gets room for a few words per line (the table scrolls in its box rather than squeeze it)
     prose = [i for i, column in enumerate(frame.columns)
              if frame[column].map(lambda v: isinstance(v, str) and len(re.sub(r"<[^>]+>", "", v)) > 40).any()]

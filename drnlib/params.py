@@ -102,7 +102,7 @@ def notebook_parameters(notebook: Path) -> dict[str, dict]:
 
     try:
         document = nbformat.read(notebook, as_version=4)
-    except (OSError, ValueError, nbformat.reader.NotJSONError, nbformat.ValidationError) as err:
+    except (OSError, ValueError, AttributeError, TypeError, nbformat.ValidationError) as err:  # NotJSONError: ValueError
         raise ParameterError(f"unreadable notebook {notebook} ({type(err).__name__}); write it again from its "
                              f"pair: jupytext --to ipynb {notebook.with_suffix('.py')}") from None
     cells = [c for c in document.cells if "parameters" in c.metadata.get("tags", [])]

@@ -149,8 +149,8 @@ def config(profile: str, name: str, arch: str, root: Path | None = None, **optio
     if scale is not None:
         fields["crop_size"] = max(8, round(design_crop(arch) * float(scale)))
     if "data_options" in options:  # the run's data options change the recipe's, key by key
-        options = {**options, "data_options": data_options({**fields.get("data_options", {}),
-                                                            **options["data_options"]})}
+        options = {**options, "data_options": {**data_options(fields.get("data_options", {})),
+                                               **data_options(options["data_options"])}}
     elif "data_options" in fields:
         fields["data_options"] = data_options(fields["data_options"])
     return RunConfig.from_dict({**fields, **options, "arch": arch, "recipe": name})

@@ -329,9 +329,12 @@ def _layout(root, name: str) -> dict:
     page = root / "_build" / "html" / "book" / f"{name}.html"
     probe_page = page.with_name(f"{name}_layout.html")
     probe_page.write_text(page.read_text().replace("</body>", LAYOUT_PROBE + "</body>"))
-    dom = _chromium("--dump-dom", "--window-size=1280,2000", probe_page.as_uri()).stdout
-    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
-    assert found, f"the layout probe did not run on {name}"
+    for _ in range(3):  # on a loaded machine Chromium's virtual time can run out before the probe's timer fires
+        dom = _chromium("--dump-dom", "--window-size=1280,2000", probe_page.as_uri()).stdout
+        found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+        if found:
+            break
+    assert found, f"the layout probe did not run on {name} (three tries)"
     return json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<")
                       .replace("&gt;", ">"))
 

@@ -147,6 +147,11 @@ def _bundle(path, record, members=None):
     ({}, {"results": b"x"}, "unexpected member 'results'"),
     ({}, {"elsewhere/x.json": b"x"}, "unexpected member 'elsewhere/x.json'"),
     ({}, {"results/../../x.json": b"x"}, "unexpected member"),
+    ({}, {"results/campaigns/other.json": b"x"}, "unexpected member"),  # another unit's record
+    ({"unit": ["drn_segmentation"]}, {}, "is not one of"),
+    ({"recipes": {"drn_classifier": 3}}, {}, "provenance or recipes are not objects"),
+    ({"provenance": {"git": "abc"}}, {}, "provenance or recipes are not objects"),
+    ({"seconds": 7e5}, {}, "needs its seconds"),
 ])
 def test_import_refuses_a_tampered_bundle_before_writing_anything(tmp_path, monkeypatch, change, members, message):
     root = campaign._book_copy(tmp_path / "book")
@@ -162,11 +167,17 @@ def test_import_refuses_a_tampered_bundle_before_writing_anything(tmp_path, monk
     assert campaign.main(["import", str(bundle)]) == 2
 
 
-def test_import_refuses_a_record_that_is_not_an_object(tmp_path, monkeypatch):
+def test_import_refuses_a_record_that_is_not_an_object_and_a_bundle_cut_short(tmp_path, monkeypatch):
     root = campaign._book_copy(tmp_path / "book")
     monkeypatch.setenv(ROOT_ENV, str(root))
     with pytest.raises(ParameterError, match="campaign.json is not an object"):
         campaign.import_bundles([_bundle(tmp_path / "list.tar.gz", [1, 2])], "mini", root)
+    whole = _bundle(tmp_path / "whole.tar.gz", {"unit": "speed"}, {f"results/f{i}.json": bytes(range(256)) * 64
+                                                                   for i in range(8)})
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # an interrupted copy
+    with pytest.raises(ParameterError, match="not a campaign bundle"):
+        campaign.import_bundles([cut], "mini", root)
 
 
 @pytest.mark.parametrize("text, message", [

@@ -188,6 +188,7 @@ def test_fixed_size_data_set_segmentation_through_fit(tmp_path):
     (["--data-option", "image_size=abc"], "option image_size must be a whole number, got 'abc'"),
     (["--data-option", "num_classes=4.5"], "option num_classes must be a whole number"),
     (["--data-option", "colour=3"], "unknown option(s) colour"),
+    (["--data-option", "num_samples=0"], "num_samples must be >= 1"),
 ])
 def test_values_of_the_wrong_kind_are_one_line(tmp_path, capsys, options, message):
     code = main(["train", "--task", "classify", "--dataset", "synthetic", "--out-dir", str(tmp_path / "run"), *TINY,

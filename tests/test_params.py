@@ -117,6 +117,8 @@ def test_a_value_papermill_injects_under_an_unknown_name_stops_the_page(monkeypa
     monkeypatch.setattr(drnlib.display, "profiles_note", lambda *a, **k: None)  # the page's note: not under test
     history = ["", "profile: str = 'smoke'", "# Parameters\nprofile = 'smoke'\nnum_images = 2\n"]
     pages.start("fig3", {**namespace, "In": history, "scratch": 1})  # a reader's own names are not looked at
+    history.append("# Parameters\nPAPERMILL_INPUT_PATH = 'in.ipynb'\n")  # papermill --inject-paths: not ours
+    pages.start("fig3", {**namespace, "In": history})
     history.append("# Parameters\nnosuch = 3\n")  # as papermill injects `-p nosuch 3`
     with pytest.raises(ParameterError, match=r"fig3 has no parameter\(s\) nosuch; its parameters: profile"):
         pages.start("fig3", {**namespace, "In": history, "nosuch": 3})

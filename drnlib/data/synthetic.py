@@ -100,6 +100,11 @@ class SyntheticScenes(Dataset):
                 continue
             raise ParameterError(f"synthetic: option {option} must be {'a whole' if kind is int else 'a finite'} "
                                  f"number, got {value!r}")
+        num_samples = None if num_samples is None else int(num_samples)
+        image_size, num_classes, seed = int(image_size), int(num_classes), int(seed)
+        object_scale, thinness, clutter = float(object_scale), float(thinness), float(clutter)
+        if num_samples is not None and num_samples < 1:
+            raise ParameterError(f"synthetic: num_samples must be >= 1, got {num_samples}")
         if task not in self.tasks:
             raise ParameterError(f"synthetic: task {task!r} not supported; choose one of {', '.join(self.tasks)}")
         if not 2 <= num_classes <= len(SHAPES) * len(TEXTURES):

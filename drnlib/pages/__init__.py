@@ -97,7 +97,8 @@ def _refuse_stray_values(page: str, namespace: dict, p: PageParams) -> None:
         with contextlib.suppress(SyntaxError):
             names += [node.id for node in ast.walk(ast.parse(cell))
                       if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)]
-    stray = [name for name in dict.fromkeys(names) if name not in p]
+    # papermill's own names (--inject-paths) are not parameters
+    stray = [name for name in dict.fromkeys(names) if name not in p and not name.startswith("PAPERMILL_")]
     if stray:
         close = difflib.get_close_matches(stray[0], list(p.as_dict()), n=1)
         raise ParameterError(f"{page} has no parameter(s) {', '.join(stray)}"

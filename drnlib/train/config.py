@@ -10,7 +10,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import numbers
+import os
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from drnlib.errors import ParameterError
 from drnlib.train.schedules import SCHEDULES
@@ -232,20 +236,21 @@ def _typed(name: str, value, declared: str):
                 item = float(item)
             except ValueError:
                 refuse(expected)
-        if isinstance(item, bool) or not isinstance(item, (int, float)) or not math.isfinite(item):
+        if isinstance(item, (bool, np.bool_)) or not isinstance(item, numbers.Real) or not math.isfinite(item):
             refuse(expected)
         return float(item)
 
     if kind == "bool":
-        return value if isinstance(value, bool) else refuse("true or false")
-    if kind == "int":
-        if isinstance(value, float) and value.is_integer():
+        return bool(value) if isinstance(value, (bool, np.bool_)) else refuse("true or false")
+    if kind == "int":  # numpy integers too (a notebook's `for seed in np.arange(3)`)
+        if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and float(value).is_integer():
             value = int(value)
-        return value if isinstance(value, int) and not isinstance(value, bool) else refuse("a whole number")
+        return int(value) if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) \
+            else refuse("a whole number")
     if kind == "float":
         return number(value, "a finite number")
-    if kind == "str":
-        return value if isinstance(value, str) else refuse("a string")
+    if kind == "str":  # paths too (out_dir=Path(...))
+        return os.fspath(value) if isinstance(value, (str, os.PathLike)) else refuse("a string")
     if kind == "tuple":
         items = value if isinstance(value, (list, tuple)) else [value]
         return tuple(number(item, "a list of finite numbers") for item in items)

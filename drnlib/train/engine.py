@@ -275,8 +275,9 @@ def _fit(cfg: RunConfig, procs, model, train_set, val_set) -> dict:
             scores = evaluate(model, val_loader, task.eval_task, num_classes=info["num_classes"], device=device,
                               amp=cfg.amp, channels_last=channels_last, class_names=info.get("class_names"),
                               progress=show, desc=f"val {epoch + 1}")
-            loss = scores.get("loss")
-            if isinstance(loss, float) and not math.isfinite(loss):  # weights so large the outputs overflow
+            # weights so large the outputs overflow (not: nothing counted, as when every pixel is ignored)
+            loss, counted = scores.get("loss"), scores.get("pixels") or scores.get("images") or 0
+            if isinstance(loss, float) and not math.isfinite(loss) and counted > 0:
                 raise TrainingError(f"the validation loss became {loss} after epoch {epoch + 1} (lr {lr:.3g}): the "
                                     f"network's outputs overflow; training stopped, {_kept(epoch)}. Lower the learning "
                                     f"rate or check the data")
