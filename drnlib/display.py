@@ -68,7 +68,7 @@ def format_table(frame: pd.DataFrame, number_format: str = "{:.4g}", caption: st
     except (ImportError, AttributeError):  # no jinja2 (pandas 3 raises AttributeError)
         return frame
     def shown(v, whole=False):
-        if v is None or (isinstance(v, float) and v != v):
+        if v is None or v is pd.NA or (isinstance(v, float) and v != v):
             return "–"
         if isinstance(v, (bool, np.bool_)):
             return _YES_NO[bool(v)]
@@ -84,8 +84,8 @@ def format_table(frame: pd.DataFrame, number_format: str = "{:.4g}", caption: st
             if frame[column].dtype.kind in "iu":
                 styler = styler.format(lambda v: shown(v, whole=True), subset=[column])
     # a column of sentences gets room for a few words per line (the table scrolls in its box rather than squeeze it)
-    prose = [i for i, column in enumerate(frame.columns)
-             if frame[column].map(lambda v: isinstance(v, str) and len(re.sub(r"<[^>]+>", "", v)) > 40).any()]
+    prose = [i for i in range(frame.shape[1])
+             if frame.iloc[:, i].map(lambda v: isinstance(v, str) and len(re.sub(r"<[^>]+>", "", v)) > 40).any()]
     styler = styler.set_table_attributes('class="dataframe"').set_table_styles(
         [{"selector": "th, td", "props": "padding: 0.25em 0.6em; text-align: right;"},
          {"selector": "th.row_heading", "props": "white-space: nowrap;"},
