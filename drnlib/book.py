@@ -31,7 +31,7 @@ import yaml
 
 from drnlib.errors import DrnError, ParameterError
 from drnlib.files import read_yaml
-from drnlib.params import _PARAMETERS_CELL, check_against_declared, percent_cells, read_params
+from drnlib.params import _PARAMETERS_CELL, check_against_declared, parse_assignment, percent_cells, read_params
 from drnlib.provenance import PROFILES, ROOT_ENV, check_profile, repo_root
 from drnlib.toc import BOOK_DIR, Page, toc_pages
 
@@ -395,16 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         run_script(Path(args.run_script[0]), json.loads(args.run_script[1]))
         return 0
     try:
-        overrides = {}
-        for item in args.set:
-            name, sep, value = item.partition("=")
-            if not sep or not name:
-                raise ParameterError(f"--set takes NAME=VALUE, got {item!r}")
-            try:
-                overrides[name.strip()] = yaml.safe_load(value)
-            except yaml.YAMLError as err:
-                raise ParameterError(f"--set {item!r}: the value is not YAML ({getattr(err, 'problem', None) or err})"
-                                     ) from None
+        overrides = dict(parse_assignment(item) for item in args.set)
         build(args.root or repo_root(), args.profile, args.only, execute=not args.no_execute, script=args.script,
               overrides=overrides)
     except (NotebookFailed, RenderFailed) as err:

@@ -19,7 +19,7 @@ import dataclasses
 import json
 import sys
 
-from drnlib.errors import DrnError
+from drnlib.errors import DrnError, ParameterError
 
 EXAMPLES = {
     "train": """examples:
@@ -128,13 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _key_value(text: str) -> tuple:
-    """'object_scale=0.25' -> ("object_scale", 0.25) (the value read as YAML)."""
-    import yaml
+    """'object_scale=0.25' -> ("object_scale", 0.25) (drnlib.params.parse_assignment, as argparse reports it)."""
+    from drnlib.params import parse_assignment
 
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key.strip(), yaml.safe_load(value)
+    try:
+        return parse_assignment(text, "--data-option")
+    except ParameterError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _show(value) -> str:
@@ -187,7 +187,6 @@ def _from_recipe(profile: str | None, values: dict, command: str) -> dict:
     command line that change what is trained on top (a run of its own), the others (device, workers, resume, ...)
     only for this process. Training a run whose trunk (the recipe's `init`) is not trained yet is refused."""
     from drnlib import runs
-    from drnlib.errors import ParameterError
 
     if profile is None or not values.get("recipe") or not values.get("arch"):
         raise ParameterError("a recipe run needs --profile, --recipe and --arch together")

@@ -35,6 +35,22 @@ _FALSE = {"false", "no", "off", "0"}
 # Reading params files and parameters cells.
 
 
+def parse_assignment(text: str, option: str = "--set") -> tuple[str, object]:
+    """'object_scale=0.25' -> ("object_scale", 0.25): the value read as YAML, as `--set NAME=VALUE` and
+    `--data-option KEY=VALUE` take them; ParameterError naming the option for a missing '=' or a value that is not
+    YAML."""
+    import yaml
+
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise ParameterError(f"{option} takes NAME=VALUE, got {text!r}")
+    try:
+        return name.strip(), yaml.safe_load(value)
+    except yaml.YAMLError as err:
+        raise ParameterError(f"{option} {text!r}: the value is not YAML ({getattr(err, 'problem', None) or err})"
+                             ) from None
+
+
 def params_file(root: Path, profile: str, page: str) -> Path:
     return Path(root) / "params" / check_profile(profile) / f"{page}.yaml"
 
@@ -290,6 +306,7 @@ def page_parameters(page: str, namespace: dict, **rules) -> PageParams:
     """
     declared = {name: getattr(kind, "__name__", str(kind))
                 for name, kind in namespace.get("__annotations__", {}).items()}
+    _refuse_injected_unknowns(page, namespace, declared)
     unknown_rules = [name for name in rules if name not in declared]
     if unknown_rules:
         raise ParameterError(f"{page}: rules for undeclared parameter(s) {', '.join(unknown_rules)}")
@@ -305,6 +322,25 @@ def page_parameters(page: str, namespace: dict, **rules) -> PageParams:
         check_profile(values["profile"])
     namespace.update(values)
     return PageParams(page, values, _overrides(page, values))
+
+
+def _refuse_injected_unknowns(page: str, namespace: dict, declared) -> None:
+    """ParameterError for a name papermill injected (`papermill -p nosuch 3`: papermill only warns, and the page
+    would run with its defaults) that the parameters cell does not declare. The injected cell is the one IPython
+    ran that starts with papermill's "# Parameters" line; names a reader assigns in JupyterLab are not looked at."""
+    injected = [cell for cell in namespace.get("In") or [] if isinstance(cell, str) and cell.startswith("# Parameters")]
+    names = []
+    for cell in injected:
+        with contextlib.suppress(SyntaxError):
+            names += [node.id for node in ast.walk(ast.parse(cell))
+                      if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)]
+    # papermill's own names (--inject-paths) are not parameters
+    stray = [name for name in dict.fromkeys(names) if name not in declared and not name.startswith("PAPERMILL_")]
+    if stray:
+        close = difflib.get_close_matches(stray[0], list(declared), n=1)
+        raise ParameterError(f"{page} has no parameter(s) {', '.join(stray)}"
+                             + (f" (did you mean {close[0]}?)" if close else "")
+                             + f"; its parameters: {', '.join(declared)}")
 
 
 def _overrides(page: str, values: dict) -> dict:
@@ -349,5 +385,5 @@ def check_against_declared(notebook: Path, params: dict, origin: str, declared: 
 
 
 __all__ = ["TYPES", "params_file", "read_params", "percent_cells", "parameters_cell", "declared_parameters",
-           "notebook_parameters", "coerce", "one_of", "between", "multiple_of", "numbers", "models", "path", "PageParams",
+           "notebook_parameters", "parse_assignment", "coerce", "one_of", "between", "multiple_of", "numbers", "models", "path", "PageParams",
            "page_parameters", "check_against_declared"]

@@ -21,9 +21,6 @@ run of the book (`profile_runs`) from the same code the pages use.
 
 from __future__ import annotations
 
-import ast
-import contextlib
-import difflib
 import importlib
 from pathlib import Path
 
@@ -63,7 +60,6 @@ def start(page: str, namespace: dict) -> PageParams:
     from drnlib.display import profiles_note
 
     p = page_parameters(page, namespace, **rules(page))
-    _refuse_stray_values(page, namespace, p)
     profiles_note(page, p.profile, trains=not getattr(page_module(page), "TRAINS_NOTHING", False))
     if p.profile == "mini":
         _warn_without_gpu(page, p)
@@ -85,25 +81,6 @@ def _warn_without_gpu(page: str, p: PageParams) -> None:
         print(f"note: {page} at the mini profile trains {len(missing)} run(s) sized for one GPU; without CUDA this "
               f"takes hours (runs resume where they stop: interrupt and run the page again at any time)",
               file=sys.stderr, flush=True)
-
-
-def _refuse_stray_values(page: str, namespace: dict, p: PageParams) -> None:
-    """ParameterError for a name papermill injected (`papermill -p nosuch 3`: papermill only warns, and the page
-    would run with its defaults) that the parameters cell does not declare. The injected cell is the one IPython
-    ran that starts with papermill's "# Parameters" line; names a reader assigns in JupyterLab are not looked at."""
-    injected = [cell for cell in namespace.get("In") or [] if isinstance(cell, str) and cell.startswith("# Parameters")]
-    names = []
-    for cell in injected:
-        with contextlib.suppress(SyntaxError):
-            names += [node.id for node in ast.walk(ast.parse(cell))
-                      if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)]
-    # papermill's own names (--inject-paths) are not parameters
-    stray = [name for name in dict.fromkeys(names) if name not in p and not name.startswith("PAPERMILL_")]
-    if stray:
-        close = difflib.get_close_matches(stray[0], list(p.as_dict()), n=1)
-        raise ParameterError(f"{page} has no parameter(s) {', '.join(stray)}"
-                             + (f" (did you mean {close[0]}?)" if close else "")
-                             + f"; its parameters: {', '.join(p.as_dict())}")
 
 
 def checked(page: str, values: dict, root: Path | None = None) -> PageParams:
